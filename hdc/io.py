@@ -1,0 +1,133 @@
+"""Reading input images and writing output PNGs.
+
+Dtypes are converted here and nowhere else: reading gives float32 in [0, 1],
+writing takes float in [0, 1] and clips and casts to uint8 once.
+"""
+
+import contextlib
+import os
+from pathlib import Path
+
+import numpy as np
+import tifffile
+from PIL import Image
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+MINIMUM_SIZE = 64
+
+
+class ImageError(ValueError):
+    """An input image cannot be read or has an unusable shape."""
+
+
+def list_tiffs(folder):
+    """Return the sorted TIFF files of `folder`, matching the suffix in any letter case."""
+    folder = Path(folder)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in TIFF_SUFFIXES)
+
+
+def to_gray_float(array):
+    """Convert an image array to a gray float32 image in [0, 1].
+
+    Parameters
+    ----------
+    array : (H, W), (H, W, 3) or (H, W, 4) array of uint8, uint16, bool or float.
+        Integer images are scaled by their dtype's maximum; float images are
+        taken to be in [0, 1] already. RGB(A) becomes gray with the ITU-R 601
+        luma weights (alpha ignored), as Pillow's ``convert('L')`` does.
+
+    Returns
+    -------
+    (H, W) float32 in [0, 1].
+    """
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[-1] in (3, 4):
+        return to_gray_float(array[..., 0]) * np.float32(0.299) + \
+            to_gray_float(array[..., 1]) * np.float32(0.587) + \
+            to_gray_float(array[..., 2]) * np.float32(0.114)
+    if array.ndim != 2:
+        raise ImageError(f"expected a single-channel or RGB(A) image, got shape {array.shape}")
+    if array.dtype == bool:
+        return array.astype(np.float32)
+    if np.issubdtype(array.dtype, np.integer):
+        return (array.astype(np.float32) / np.float32(np.iinfo(array.dtype).max))
+    return np.clip(array.astype(np.float32), 0.0, 1.0)
+
+
+def read_image(path):
+    """Read a TIFF (or any image Pillow reads) as gray float32 in [0, 1].
+
+    Returns
+    -------
+    (H, W) float32 in [0, 1]; the real HDC2021 captures are 1460 x 2360.
+
+    Raises
+    ------
+    ImageError
+        When the file is empty, truncated, not an image, or smaller than
+        ``MINIMUM_SIZE`` pixels on a side.
+    """
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path.name}: empty file")
+    try:
+        if path.suffix.lower() in TIFF_SUFFIXES:
+            array = tifffile.imread(path)
+            array = np.squeeze(array)
+            if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[-1] not in (3, 4):
+                array = np.moveaxis(array, 0, -1)
+        else:
+            with Image.open(path) as image:
+                array = np.asarray(image.convert("L") if image.mode in ("P", "LA", "1") else image)
+    except ImageError:
+        raise
+    except Exception as error:  # tifffile and Pillow raise many types for a bad file
+        raise ImageError(f"{path.name}: cannot read image ({type(error).__name__}: {error})") from None
+    try:
+        image = to_gray_float(array)
+    except ImageError as error:
+        raise ImageError(f"{path.name}: {error}") from None
+    if min(image.shape) < MINIMUM_SIZE:
+        raise ImageError(f"{path.name}: image {image.shape[1]}x{image.shape[0]} is smaller than "
+                         f"{MINIMUM_SIZE} pixels on a side")
+    return image
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def to_uint8(image):
+    """Map a float image in [0, 1] to uint8, rounding and clipping once."""
+    return np.clip(np.rint(np.asarray(image, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def write_png(path, image):
+    """Write `image` as an 8-bit grayscale PNG, atomically.
+
+    The PNG is written to a temporary file in the destination folder and then
+    renamed over `path`, so an interrupted run never leaves a partial PNG.
+
+    Parameters
+    ----------
+    path : path of the PNG to write.
+    image : (H, W) float in [0, 1] or uint8.
+    """
+    pixels = image if image.dtype == np.uint8 else to_uint8(image)
+    with atomic_path(path) as temporary:
+        Image.fromarray(pixels, mode="L").save(temporary, format="PNG")
+
+
+def write_tiff16(path, image):
+    """Write `image` (float in [0, 1]) as a 16-bit single-channel TIFF, atomically."""
+    pixels = np.clip(np.rint(np.asarray(image, dtype=np.float64) * 65535.0), 0, 65535).astype(np.uint16)
+    with atomic_path(path) as temporary:
+        tifffile.imwrite(temporary, pixels, compression="zlib")

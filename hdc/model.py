@@ -1,0 +1,106 @@
+"""The seed article's step-conditioned network, as one Keras model factory.
+
+Three stages: preprocessing (valid 3x3 convolutions, ELU, batch
+normalization, each gated by a sigmoid Dense layer of the step), refinement
+(one shared tanh convolution applied repeatedly as a highway whose gate
+depends on the step) and postprocessing (1x1 convolutions, sigmoid output).
+All convolutions are 'valid', so the output is smaller than the input by
+`border(...)` pixels on each side; the model is fully convolutional.
+"""
+
+import dataclasses
+
+import keras
+from keras import layers
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """Hyperparameters of the network (the article's defaults).
+
+    dim : channels in the refinement stage.
+    subdim : channels of the intermediate preprocessing layers.
+    refinements : number of applications of the shared convolution.
+    shared_width : kernel width of the shared convolution (odd).
+    channels : input channels (image plus its median-filtered versions).
+    """
+
+    dim: int = 32
+    subdim: int = 32
+    refinements: int = 12
+    shared_width: int = 5
+    channels: int = 5
+
+    def __post_init__(self):
+        for name in ("dim", "subdim", "refinements", "shared_width", "channels"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.shared_width % 2 == 0:
+            raise ValueError(f"shared_width must be odd, got {self.shared_width}")
+
+    @property
+    def border(self):
+        """Pixels lost on each side: five 3x3 convolutions plus the refinement crops."""
+        return 5 + self.refinements * (self.shared_width - 1) // 2
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown architecture keys: {sorted(unknown)}")
+        return cls(**values)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def _small_normal(shape, dtype=None):
+    return 0.01 * keras.random.normal(shape, dtype=dtype)
+
+
+def _step_gate(step, width, name):
+    """A sigmoid Dense layer of the step, shaped (batch, 1, 1, width) to gate feature maps."""
+    gate = layers.Dense(width, activation="sigmoid", kernel_initializer=_small_normal, name=name)(step)
+    return layers.Reshape((1, 1, width), name=f"{name}_map")(gate)
+
+
+def build_model(architecture=Architecture()):
+    """Build the network.
+
+    Parameters
+    ----------
+    architecture : `Architecture`.
+
+    Returns
+    -------
+    keras.Model with inputs ``[image (batch, H, W, channels) float32,
+    step (batch, 1) float32]`` and output (batch, H - 2b, W - 2b, 1) in
+    [0, 1] (1 = white paper), where b = ``architecture.border``. With the
+    defaults and a 110 x 110 x 5 input: 67,185 parameters, 52 x 52 output.
+    """
+    a = architecture
+    image = keras.Input((None, None, a.channels), name="image")
+    step = keras.Input((1,), name="step")
+    widths = [a.subdim] + [int(round((a.dim ** k * a.subdim ** (4 - k)) ** 0.25)) for k in (1, 2, 3)]
+
+    x = image
+    for index, width in enumerate(widths):
+        x = layers.Conv2D(width, 3, activation="elu", name=f"pre_conv{index}")(x)
+        x = layers.BatchNormalization(name=f"pre_norm{index}")(x)
+        x = x * _step_gate(step, width, f"pre_gate{index}")
+    x = layers.Conv2D(a.dim, 3, activation="tanh", name="pre_conv_out")(x)
+    x = x * _step_gate(step, a.dim, "pre_gate_out")
+
+    shared = layers.Conv2D(a.dim, a.shared_width, activation="tanh", name="shared")
+    crop = layers.Cropping2D((a.shared_width - 1) // 2, name="crop")
+    for index in range(a.refinements):
+        gate = _step_gate(step, a.dim, f"refine_gate{index}")
+        x = crop(x) * (1.0 - gate) + shared(x) * gate
+
+    x = layers.BatchNormalization(name="post_norm0")(
+        layers.Conv2D(int(round((a.subdim * a.dim) ** 0.5)), 1, activation="elu", name="post_conv0")(x))
+    x = layers.BatchNormalization(name="post_norm1")(layers.Conv2D(8, 1, activation="elu", name="post_conv1")(x))
+    output = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="output")(x)
+    return keras.Model([image, step], output, name="hdc_deblur")

@@ -1,0 +1,205 @@
+"""Preprocessing shared by inference and training (the seed article's recipe).
+
+The blurred input goes through: downscale to the working scale, division by a
+robustly fitted background (vignetting) surface, and a stack of the result
+with its median-filtered versions. The sharp target goes through: downscale,
+a brightness rescale that puts 75 % of the pixels at full white, and a mask
+that keeps grey only near black pixels.
+"""
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+DEFAULT_MEDIAN_WIDTHS = (3, 5, 7, 9)
+
+
+def working_shape(shape, scale):
+    """Shape (rows, columns) of an image of `shape` downscaled by `scale` (e.g. 7 for 1:7)."""
+    rows, columns = shape
+    return max(1, round(rows / scale)), max(1, round(columns / scale))
+
+
+def resize(image, shape, method="box"):
+    """Resize a float image to `shape` (rows, columns) with Pillow.
+
+    Parameters
+    ----------
+    image : (H, W) float32.
+    shape : (rows, columns) of the result.
+    method : "box" (area average, for downscaling) or "bicubic" (for upscaling).
+
+    Returns
+    -------
+    (rows, columns) float32. The whole extent of the input maps onto the whole
+    extent of the output, so downscaling and upscaling back align exactly.
+    """
+    filters = {"box": Image.Resampling.BOX, "bicubic": Image.Resampling.BICUBIC,
+               "bilinear": Image.Resampling.BILINEAR}
+    picture = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32), mode="F")
+    return np.asarray(picture.resize((shape[1], shape[0]), filters[method]), dtype=np.float32)
+
+
+def downscale(image, scale):
+    """Area-average `image` (H, W) float32 by `scale`; returns the working-scale image."""
+    return resize(image, working_shape(image.shape, scale), "box")
+
+
+def border_mask(shape, inner=(0.76, 0.80)):
+    """Pixels outside a centred rectangle, which hold no text in HDC2021 captures.
+
+    Parameters
+    ----------
+    shape : (rows, columns).
+    inner : height and width of the excluded central rectangle, as fractions
+        of the image's height and width. The text block of the real captures
+        covers about 55 % x 66 % of the frame; the default leaves room for the
+        blur of the largest steps. The border is about 39 % of the image.
+
+    Returns
+    -------
+    (rows, columns) bool, True on the border.
+    """
+    rows, columns = shape
+    row = np.abs(np.linspace(-1.0, 1.0, rows)) > inner[0]
+    column = np.abs(np.linspace(-1.0, 1.0, columns)) > inner[1]
+    return row[:, None] | column[None, :]
+
+
+def background_features(shape):
+    """Design matrix of the background surface: 1, x, x², y, y², d.
+
+    x and y run over [-1, 1] across the image; d is the distance from the
+    centre. Returns (rows * columns, 6) float64.
+    """
+    rows, columns = shape
+    y, x = np.meshgrid(np.linspace(-1.0, 1.0, rows), np.linspace(-1.0, 1.0, columns), indexing="ij")
+    x, y = x.ravel(), y.ravel()
+    return np.stack([np.ones_like(x), x, x * x, y, y * y, np.hypot(x, y)], axis=1)
+
+
+class BackgroundFit:
+    """Robust least-squares fit of the background surface for one image shape.
+
+    Everything that does not depend on the pixel values (the border sample and
+    the design matrix) is computed once here and reused for every image.
+
+    Parameters
+    ----------
+    shape : (rows, columns) of the images to fit.
+    samples : number of border pixels sampled (the article uses 400-450).
+    discard : fraction of worst-fitting samples dropped before the refit.
+    seed : seed of the border sample, so the fit is deterministic.
+    """
+
+    def __init__(self, shape, samples=450, discard=0.1, seed=0):
+        self.shape = tuple(shape)
+        self.discard = discard
+        border = np.flatnonzero(border_mask(self.shape))
+        rng = np.random.default_rng(seed)
+        self.indices = np.sort(rng.choice(border, size=min(samples, border.size), replace=False))
+        self.features = background_features(self.shape)
+        self.sample_features = self.features[self.indices]
+
+    def coefficients(self, image):
+        """Fitted coefficients (6,) for `image` (rows, columns) float."""
+        values = np.asarray(image, dtype=np.float64).ravel()[self.indices]
+        coefficients = np.linalg.lstsq(self.sample_features, values, rcond=None)[0]
+        residuals = np.abs(self.sample_features @ coefficients - values)
+        keep = residuals <= np.quantile(residuals, 1.0 - self.discard)
+        return np.linalg.lstsq(self.sample_features[keep], values[keep], rcond=None)[0]
+
+    def __call__(self, image):
+        """Background surface (rows, columns) float32 fitted to `image`."""
+        surface = self.features @ self.coefficients(image)
+        return surface.reshape(self.shape).astype(np.float32)
+
+
+def flatten_background(image, fit):
+    """Remove vignetting: `image / background - 1`, so the background is ~0 and ink is negative.
+
+    Division (rather than plain subtraction) also removes the camera's overall
+    gain, so captures of different exposure give the same input.
+
+    Returns (rows, columns) float32, clipped to [-1.5, 0.5].
+    """
+    background = np.maximum(fit(image), 1e-3)
+    return np.clip(image / background - 1.0, -1.5, 0.5).astype(np.float32)
+
+
+def median_stack(image, widths=DEFAULT_MEDIAN_WIDTHS):
+    """Stack `image` (H, W) with its median-filtered versions: (H, W, 1 + len(widths)) float32."""
+    layers = [image] + [ndimage.median_filter(image, size=width, mode="reflect") for width in widths]
+    return np.stack(layers, axis=-1).astype(np.float32)
+
+
+class Preprocessor:
+    """Turns a blurred full-size image into the network's working-scale input.
+
+    Parameters
+    ----------
+    scale : downscale factor (7 means 1:7).
+    median_widths : widths of the median filters stacked as extra channels.
+    background_samples, background_discard, seed : see `BackgroundFit`.
+    """
+
+    def __init__(self, scale=7, median_widths=DEFAULT_MEDIAN_WIDTHS, background_samples=450,
+                 background_discard=0.1, seed=0):
+        if not scale > 0:
+            raise ValueError(f"scale must be positive, got {scale!r}")
+        self.scale = scale
+        self.median_widths = tuple(median_widths)
+        self.background_samples = background_samples
+        self.background_discard = background_discard
+        self.seed = seed
+        self.fits = {}
+
+    @property
+    def channels(self):
+        return 1 + len(self.median_widths)
+
+    def fit_for(self, shape):
+        """The `BackgroundFit` for a working-scale shape, built once per shape."""
+        shape = tuple(shape)
+        if shape not in self.fits:
+            self.fits[shape] = BackgroundFit(shape, self.background_samples, self.background_discard, self.seed)
+        return self.fits[shape]
+
+    def __call__(self, image):
+        """Network input for `image` (H, W) float32 in [0, 1].
+
+        Returns
+        -------
+        (h, w, channels) float32, h x w = `working_shape(image.shape, scale)`.
+        """
+        small = downscale(image, self.scale)
+        flat = flatten_background(small, self.fit_for(small.shape))
+        return median_stack(flat, self.median_widths)
+
+
+def prepare_target(sharp, scale, white_fraction=0.75, dark_level=0.5, grey_radius=2):
+    """The near-binary training target from a sharp (CAM01) image.
+
+    Parameters
+    ----------
+    sharp : (H, W) float32 in [0, 1], the in-focus capture.
+    scale : working scale (as for the input).
+    white_fraction : fraction of pixels brought to full white by the rescale.
+    dark_level : after the rescale, pixels below this count as ink.
+    grey_radius : grey pixels are kept only within this many working-scale
+        pixels of ink; everything else becomes white (removes vignetting).
+
+    Returns
+    -------
+    (h, w) float32 in [0, 1]: ink near 0, paper exactly 1.
+    """
+    small = downscale(sharp, scale)
+    white = np.quantile(small, 1.0 - white_fraction)
+    target = np.clip(small / max(float(white), 1e-3), 0.0, 1.0)
+    ink = target < dark_level
+    if ink.any():
+        black = float(np.quantile(target[ink], 0.05))
+        target = np.clip((target - black) / max(1.0 - black, 1e-3), 0.0, 1.0)
+    near_ink = ndimage.binary_dilation(ink, structure=np.ones((3, 3), bool), iterations=grey_radius)
+    target[~near_ink] = 1.0
+    return target.astype(np.float32)

@@ -1,0 +1,131 @@
+"""The weights manifest: which weights file, architecture and working scale serve each step.
+
+``weights/manifest.json`` looks like::
+
+    {
+      "format": 1,
+      "models": {
+        "scale7": {"file": "scale7.weights.h5", "sha256": "...", "scale": 7,
+                   "median_widths": [3, 5, 7, 9], "architecture": {"dim": 32, ...}}
+      },
+      "steps": {"0": "scale7", "1": "scale7", ..., "19": "scale7"}
+    }
+
+One shared step-conditioned model may serve every step; a step may name
+another model to override it.
+"""
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+from hdc.model import Architecture
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = 1
+
+
+class WeightsError(ValueError):
+    """The weights folder, its manifest or a weights file is missing or invalid."""
+
+
+def default_weights_dir():
+    """The `weights/` folder shipped beside the `hdc` package."""
+    return Path(__file__).resolve().parent.parent / "weights"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """One entry of the manifest: a weights file and how to run it."""
+
+    name: str
+    path: Path
+    sha256: str
+    scale: float
+    median_widths: tuple
+    architecture: Architecture
+
+    def to_entry(self):
+        """The manifest entry (JSON-ready dict) for this spec, relative to its folder."""
+        return {"file": self.path.name, "sha256": self.sha256, "scale": self.scale,
+                "median_widths": list(self.median_widths), "architecture": self.architecture.to_dict()}
+
+
+def file_sha256(path):
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(folder):
+    """Load and validate `folder`/manifest.json; returns the parsed dict."""
+    path = Path(folder) / MANIFEST_NAME
+    if not path.is_file():
+        raise WeightsError(f"no weights manifest at {path}")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise WeightsError(f"weights manifest {path} is not valid JSON: {error}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise WeightsError(f"weights manifest {path} must be an object with \"format\": {MANIFEST_FORMAT}")
+    if not isinstance(manifest.get("models"), dict) or not isinstance(manifest.get("steps"), dict):
+        raise WeightsError(f"weights manifest {path} needs \"models\" and \"steps\" objects")
+    return manifest
+
+
+def model_spec(folder, step):
+    """The `ModelSpec` serving `step` according to the manifest in `folder`.
+
+    Raises `WeightsError` when the step is not covered, the entry is
+    incomplete, the file is missing, or its SHA-256 does not match.
+    """
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    name = manifest["steps"].get(str(step))
+    if name is None:
+        raise WeightsError(f"the weights manifest in {folder} covers no model for step {step}")
+    entry = manifest["models"].get(name)
+    if not isinstance(entry, dict):
+        raise WeightsError(f"the weights manifest names model {name!r} for step {step} but does not define it")
+    try:
+        spec = ModelSpec(name=name, path=folder / entry["file"], sha256=str(entry["sha256"]),
+                         scale=float(entry["scale"]), median_widths=tuple(int(w) for w in entry["median_widths"]),
+                         architecture=Architecture.from_dict(entry["architecture"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise WeightsError(f"model {name!r} in the weights manifest is incomplete or invalid: {error}") from None
+    if spec.architecture.channels != 1 + len(spec.median_widths):
+        raise WeightsError(f"model {name!r}: {spec.architecture.channels} input channels but "
+                           f"{len(spec.median_widths)} median widths")
+    if not spec.path.is_file():
+        raise WeightsError(f"weights file {spec.path} (model {name!r}, step {step}) is missing")
+    if file_sha256(spec.path) != spec.sha256:
+        raise WeightsError(f"weights file {spec.path} is corrupt: its SHA-256 does not match the manifest")
+    return spec
+
+
+def write_manifest(folder, specs, steps):
+    """Write a manifest for `specs` (list of `ModelSpec`) and `steps` ({step: model name})."""
+    manifest = {"format": MANIFEST_FORMAT,
+                "models": {spec.name: spec.to_entry() for spec in specs},
+                "steps": {str(step): name for step, name in sorted(steps.items())}}
+    (Path(folder) / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def export_model(model, folder, name, scale, median_widths, architecture, steps=range(20)):
+    """Save `model`'s weights as `folder`/<name>.weights.h5 and a manifest serving `steps` with it.
+
+    Returns the `ModelSpec` written.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.weights.h5"
+    model.save_weights(path)
+    spec = ModelSpec(name=name, path=path, sha256=file_sha256(path), scale=float(scale),
+                     median_widths=tuple(median_widths), architecture=architecture)
+    write_manifest(folder, [spec], {step: name for step in steps})
+    return spec
