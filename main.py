@@ -80,7 +80,8 @@ def main(argv=None):
         return 2
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from hdc.inference import deblur_files, load_deblurrer
+    from hdc.inference import load_deblurrer
+    from hdc.io import deblur_files
     from hdc.weights import WeightsError
 
     start = time.perf_counter()

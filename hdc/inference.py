@@ -1,12 +1,8 @@
 """Inference: a blurred full-size image and its step in, a deblurred full-size image out."""
 
-from pathlib import Path
-
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
-from hdc.io import ImageError, read_image, write_png
 from hdc.model import build_model
 from hdc.preprocessing import Preprocessor, resize
 from hdc.weights import WeightsError, default_weights_dir, model_spec
@@ -63,42 +59,3 @@ def load_deblurrer(step, weights_dir=None):
     """The `Deblurrer` that the manifest in `weights_dir` (default: the shipped `weights/`) names for `step`."""
     return Deblurrer(model_spec(weights_dir or default_weights_dir(), step))
 
-
-def output_path(input_path, output_dir):
-    """`output_dir`/<stem of input_path>.png."""
-    return Path(output_dir) / (Path(input_path).stem + ".png")
-
-
-def deblur_files(files, output_dir, step, deblurrer, progress=True):
-    """Deblur each TIFF of `files` into `output_dir`, carrying on past bad files.
-
-    Parameters
-    ----------
-    files : sorted list of input paths.
-    output_dir : existing, writable folder.
-    step : blur step 0..19.
-    deblurrer : `Deblurrer` (or any callable (image, step) -> image).
-    progress : show a progress bar on stderr.
-
-    Returns
-    -------
-    (written, failures): the number of PNGs written and a list of
-    (file name, reason) for the inputs that could not be processed.
-    """
-    inputs = {Path(path).resolve() for path in files}
-    claimed = set()
-    written, failures = 0, []
-    for path in tqdm(files, desc=f"step {step}", unit="image", disable=not progress, file=None):
-        target = output_path(path, output_dir)
-        if target.resolve() in inputs or target.name.lower() in claimed:
-            failures.append((Path(path).name, f"output {target.name} would overwrite an input or another output"))
-            continue
-        claimed.add(target.name.lower())
-        try:
-            image = read_image(path)
-        except (ImageError, OSError) as error:
-            failures.append((Path(path).name, str(error).removeprefix(f"{Path(path).name}: ")))
-            continue
-        write_png(target, deblurrer(image, step))
-        written += 1
-    return written, failures

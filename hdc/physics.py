@@ -223,10 +223,11 @@ def draw_blurred_camera(step, rng, nominal=False):
         low, high = RADIUS_RANGE[step]
         radius = rng.uniform(low, high)
         sides = int(rng.choice([0, 5, 6, 7, 8, 9]))
-        rim = rng.uniform(-0.2, 0.4)
+        rim = rng.uniform(-0.15, 0.25)
         aspect = rng.uniform(0.92, 1.08)
-    psf = defocus_psf(radius, sides=sides, rotation=rng.uniform(0, np.pi), edge=rng.uniform(0.6, 2.5),
-                      rim=rim, aspect=aspect)
+    # The fitted real PSFs have a soft edge over about 5-15 % of the radius.
+    edge = 0.6 + radius * rng.uniform(0.03, 0.15)
+    psf = defocus_psf(radius, sides=sides, rotation=rng.uniform(0, np.pi), edge=edge, rim=rim, aspect=aspect)
     glare = float(np.clip(glare_for_radius(radius) + rng.normal(0.0, 0.05), 0.0, 0.6))
     return Camera(psf=psf, glare=glare, gain=rng.uniform(0.80, 0.97),
                   vignetting_strength=rng.uniform(0.05, 0.22),

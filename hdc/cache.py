@@ -1,0 +1,184 @@
+"""Preprocessed training samples on disk, at the working scale.
+
+A cache folder holds memory-mapped arrays that grow as samples are added,
+so a long build can stop and resume, and training never loads the whole
+dataset into memory:
+
+    inputs.npy   (capacity, h, w, channels) float16   network inputs
+    targets.npy  (capacity, h, w) uint8               targets, 255 = white
+    meta.npy     (capacity, 3) int32                  step, kind (0 Times, 1 Verdana, 2 natural), sample id
+    cache.json   shape, scale, median widths, source, count of filled rows
+
+Samples come from the synthetic generator (in memory, at reduced resolution
+for speed) or from a real dataset folder through `hdc.dataset`.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hdc.preprocessing import Preprocessor, downscale, prepare_target, working_shape
+from hdc.synthetic import KIND_CODES
+from hdc.text import CAMERA_SHAPE
+
+INFO_NAME = "cache.json"
+
+
+class Cache:
+    """An open cache folder (see the module docstring)."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        info_path = self.folder / INFO_NAME
+        if not info_path.is_file():
+            raise FileNotFoundError(f"no training cache in {self.folder}")
+        self.info = json.loads(info_path.read_text())
+        self.inputs = np.load(self.folder / "inputs.npy", mmap_mode="r+")
+        self.targets = np.load(self.folder / "targets.npy", mmap_mode="r+")
+        self.meta = np.load(self.folder / "meta.npy", mmap_mode="r+")
+
+    @property
+    def count(self):
+        return int(self.info["count"])
+
+    @property
+    def capacity(self):
+        return self.inputs.shape[0]
+
+    @classmethod
+    def create(cls, folder, capacity, shape, channels, scale, median_widths, source):
+        """Make an empty cache for `capacity` samples of working-scale `shape` (rows, columns)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        rows, columns = shape
+        np.lib.format.open_memmap(folder / "inputs.npy", "w+", np.float16, (capacity, rows, columns, channels))
+        np.lib.format.open_memmap(folder / "targets.npy", "w+", np.uint8, (capacity, rows, columns))
+        np.lib.format.open_memmap(folder / "meta.npy", "w+", np.int32, (capacity, 3))
+        info = {"shape": [rows, columns], "channels": channels, "scale": scale,
+                "median_widths": list(median_widths), "source": source, "count": 0}
+        (folder / INFO_NAME).write_text(json.dumps(info, indent=1))
+        return cls(folder)
+
+    def append(self, network_input, target, step, kind, sample):
+        """Store one sample in the next free row; the count is saved after each flush."""
+        index = self.count
+        if index >= self.capacity:
+            raise ValueError(f"training cache {self.folder} is full ({self.capacity} samples)")
+        self.inputs[index] = network_input.astype(np.float16)
+        self.targets[index] = np.rint(np.clip(target, 0.0, 1.0) * 255).astype(np.uint8)
+        self.meta[index] = (step, kind, sample)
+        self.info["count"] = index + 1
+
+    def flush(self):
+        """Write the arrays and then the count, so a crash never counts an unwritten row."""
+        for array in (self.inputs, self.targets, self.meta):
+            array.flush()
+        temporary = self.folder / (INFO_NAME + ".part")
+        temporary.write_text(json.dumps(self.info, indent=1))
+        temporary.replace(self.folder / INFO_NAME)
+
+
+def synthetic_plan(steps, per_step, natural_fraction, seed):
+    """The list of (step, kind, sample id) a synthetic cache holds, in build order.
+
+    Each step gets `per_step` samples: text alternating Times and Verdana, and
+    a `natural_fraction` of natural images. The order is interleaved across
+    steps, so a partly built cache already covers every step.
+    """
+    plan = []
+    natural_every = int(round(1.0 / natural_fraction)) if natural_fraction > 0 else 0
+    for index in range(per_step):
+        for step in steps:
+            if natural_every and index % natural_every == natural_every - 1:
+                kind = KIND_CODES["natural"]
+            else:
+                kind = index % 2
+            plan.append((step, kind, index))
+    return plan
+
+
+def synthetic_sample(job):
+    """Make one preprocessed synthetic sample; `job` = (seed, step, kind, index, scale, median widths, reduction)."""
+    from hdc import synthetic
+
+    seed, step, kind, index, scale, median_widths, reduction = job
+    kind_name = {code: name for name, code in KIND_CODES.items()}[kind]
+    rng = synthetic.sample_rng(seed, step, kind_name, index)
+    if kind_name == "natural":
+        name = synthetic.NATURAL_TRAIN[index % len(synthetic.NATURAL_TRAIN)]
+        pair = synthetic.natural_pair(step, name, rng, reduction=reduction)
+        target = downscale(pair.scene, scale / reduction)
+    else:
+        pair = synthetic.text_pair(step, kind_name, rng, reduction=reduction)
+        target = prepare_target(pair.scene, scale / reduction)
+    network_input = Preprocessor(scale / reduction, median_widths)(pair.blurred)
+    return network_input, target, (step, kind, index)
+
+
+def build_synthetic(folder, steps, per_step, natural_fraction, seed, scale, median_widths, reduction=2,
+                    workers=None, progress=True):
+    """Create (or resume filling) a synthetic cache in `folder`. Returns the `Cache`."""
+    import multiprocessing
+    import os
+
+    from tqdm import tqdm
+
+    plan = synthetic_plan(steps, per_step, natural_fraction, seed)
+    shape = working_shape(CAMERA_SHAPE, scale)
+    source = {"kind": "synthetic", "seed": seed, "steps": list(steps), "per_step": per_step,
+              "natural_fraction": natural_fraction, "reduction": reduction}
+    if (Path(folder) / INFO_NAME).is_file():
+        cache = Cache(folder)
+        if cache.info["source"] != source or cache.info["scale"] != scale:
+            raise ValueError(f"the cache in {folder} was built with other settings: {cache.info['source']}")
+    else:
+        cache = Cache.create(folder, len(plan), shape, 1 + len(median_widths), scale, median_widths, source)
+    jobs = [(seed, step, kind, index, scale, tuple(median_widths), reduction)
+            for step, kind, index in plan[cache.count:]]
+    if not jobs:
+        return cache
+    workers = workers or os.cpu_count() or 1
+    bar = tqdm(total=len(plan), initial=cache.count, unit="sample", desc="cache", disable=not progress)
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        for position, (network_input, target, meta) in enumerate(pool.imap(synthetic_sample, jobs, chunksize=4)):
+            cache.append(network_input, target, *meta)
+            bar.update()
+            if position % 50 == 49:
+                cache.flush()
+    cache.flush()
+    bar.close()
+    return cache
+
+
+def build_real(folder, dataset_root, scale, median_widths, steps=None, progress=True):
+    """Create (or resume filling) a cache from a real dataset folder in the official training layout."""
+    from tqdm import tqdm
+
+    from hdc.dataset import find_samples
+    from hdc.io import read_image
+
+    samples = find_samples(dataset_root, steps)
+    if not samples:
+        raise ValueError(f"no samples found in {dataset_root}")
+    first = read_image(samples[0].blurred)
+    shape = working_shape(first.shape, scale)
+    source = {"kind": "real", "root": str(Path(dataset_root).resolve()), "steps": sorted({s.step for s in samples})}
+    if (Path(folder) / INFO_NAME).is_file():
+        cache = Cache(folder)
+    else:
+        cache = Cache.create(folder, len(samples), shape, 1 + len(median_widths), scale, median_widths, source)
+    preprocessor = Preprocessor(scale, median_widths)
+    for position, sample in enumerate(tqdm(samples[cache.count:], unit="sample", desc="cache", disable=not progress)):
+        blurred, sharp = read_image(sample.blurred), read_image(sample.sharp)
+        network_input = preprocessor(blurred)
+        if network_input.shape[:2] != tuple(shape):
+            raise ValueError(f"{sample.blurred.name}: size differs from the first image of the dataset")
+        target = prepare_target(sharp, scale) if sample.kind != "natural" else downscale(sharp, scale) / max(
+            float(np.quantile(sharp, 0.99)), 1e-3)
+        key = sample.key if isinstance(sample.key, int) else position
+        cache.append(network_input, target, sample.step, KIND_CODES[sample.kind], key)
+        if position % 50 == 49:
+            cache.flush()
+    cache.flush()
+    return cache
