@@ -1,0 +1,177 @@
+"""main.py end to end on small generated TIFFs, and every bad-input case."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import main as entry
+from conftest import text_like_image
+from hdc.io import write_tiff16
+
+
+def run(capsys, *argv):
+    code = entry.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def error_line(err):
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert "Traceback" not in err
+    return lines
+
+
+def test_end_to_end_writes_one_png_per_tiff(tmp_path, tiff_folder, random_weights, capsys):
+    (tiff_folder / "focusStep_5_PSF.TIFF").write_bytes((tiff_folder / "focusStep_5_timesR_size_30_sample_0001.tif")
+                                                       .read_bytes())
+    out = tmp_path / "out" / "nested"
+    code, stdout, err = run(capsys, tiff_folder, out, 5, "--weights", random_weights)
+    assert code == 0, err
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["focusStep_5_PSF.png", "focusStep_5_timesR_size_30_sample_0001.png",
+                     "focusStep_5_timesR_size_30_sample_0002.png"]
+    for name in names:
+        with Image.open(out / name) as image:
+            assert image.mode == "L" and image.size == (236, 146)
+    assert "wrote 3 PNG(s)" in stdout and "0 failed" in stdout and "s per image" in stdout
+
+
+def test_same_input_gives_byte_identical_output(tmp_path, tiff_folder, random_weights, capsys):
+    run(capsys, tiff_folder, tmp_path / "a", 3, "--weights", random_weights)
+    run(capsys, tiff_folder, tmp_path / "b", 3, "--weights", random_weights)
+    for path in (tmp_path / "a").iterdir():
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
+
+
+def test_rgb_and_odd_sized_inputs(tmp_path, random_weights, capsys):
+    import tifffile
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rgb = (np.dstack([text_like_image((99, 171))] * 3) * 255).astype(np.uint8)
+    tifffile.imwrite(folder / "rgb.tif", rgb, photometric="rgb")
+    code, _, err = run(capsys, folder, tmp_path / "out", 0, "--weights", random_weights)
+    assert code == 0, err
+    with Image.open(tmp_path / "out" / "rgb.png") as image:
+        assert image.size == (171, 99)
+
+
+def test_output_into_the_input_folder_never_touches_the_inputs(tiff_folder, random_weights, capsys):
+    before = {p.name: p.read_bytes() for p in tiff_folder.iterdir()}
+    code, _, _ = run(capsys, tiff_folder, tiff_folder, 2, "--weights", random_weights)
+    assert code == 0
+    for name, content in before.items():
+        assert (tiff_folder / name).read_bytes() == content
+    assert len(list(tiff_folder.glob("*.png"))) == 2
+
+
+def test_a_corrupt_tiff_is_reported_and_the_others_processed(tmp_path, tiff_folder, random_weights, capsys):
+    (tiff_folder / "broken.tif").write_bytes(b"II*\x00 this is not a tiff")
+    (tiff_folder / "empty.tiff").write_bytes(b"")
+    code, stdout, err = run(capsys, tiff_folder, tmp_path / "out", 4, "--weights", random_weights)
+    assert code == 1
+    errors = error_line(err)
+    assert len(errors) == 2 and any("broken.tif" in e for e in errors) and any("empty.tiff" in e for e in errors)
+    assert len(list((tmp_path / "out").glob("*.png"))) == 2
+    assert "2 failed" in stdout
+
+
+@pytest.mark.parametrize("step", ["x", "20", "-1", "3.5"])
+def test_bad_step(tmp_path, tiff_folder, capsys, step):
+    code, _, err = run(capsys, tiff_folder, tmp_path / "out", step)
+    assert code == 2
+    assert error_line(err) == [f"error: STEP must be an integer in 0..19, got {step if step in ('x', '3.5') else int(step)}"
+                               .replace("got x", "got 'x'").replace("got 3.5", "got '3.5'")]
+
+
+def test_missing_input_folder(tmp_path, capsys):
+    code, _, err = run(capsys, tmp_path / "nowhere", tmp_path / "out", 1)
+    assert code == 2 and "does not exist" in error_line(err)[0]
+
+
+def test_input_folder_is_a_file(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    code, _, err = run(capsys, tmp_path / "file", tmp_path / "out", 1)
+    assert code == 2 and "not a folder" in error_line(err)[0]
+
+
+def test_unreadable_input_folder(tmp_path, tiff_folder, capsys, monkeypatch):
+    import hdc.io
+
+    def refuse(folder):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(hdc.io, "list_tiffs", refuse)
+    code, _, err = run(capsys, tiff_folder, tmp_path / "out", 1)
+    assert code == 2 and "cannot be read: Permission denied" in error_line(err)[0]
+
+
+def test_no_tiff_in_input(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "x.png").write_bytes(b"x")
+    code, _, err = run(capsys, tmp_path / "in", tmp_path / "out", 1)
+    assert code == 2 and "holds no .tif" in error_line(err)[0]
+
+
+def test_output_not_writable(tmp_path, tiff_folder, capsys):
+    (tmp_path / "file").write_text("x")
+    code, _, err = run(capsys, tiff_folder, tmp_path / "file" / "out", 1)
+    assert code == 2 and "OUTPUT_DIR" in error_line(err)[0] and "not writable" in error_line(err)[0]
+
+
+def test_missing_weights(tmp_path, tiff_folder, capsys):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, tiff_folder, tmp_path / "out", 1, "--weights", tmp_path / "empty")
+    assert code == 2 and "no weights manifest" in error_line(err)[0]
+
+
+def copy_weights(source, destination):
+    destination.mkdir()
+    for path in source.iterdir():
+        (destination / path.name).write_bytes(path.read_bytes())
+    return destination
+
+
+def test_corrupt_weights(tmp_path, tiff_folder, random_weights, capsys):
+    weights = copy_weights(random_weights, tmp_path / "weights")
+    blob = next(weights.glob("*.h5"))
+    blob.write_bytes(blob.read_bytes()[:-100])
+    code, _, err = run(capsys, tiff_folder, tmp_path / "out", 1, "--weights", weights)
+    assert code == 2 and "corrupt" in error_line(err)[0]
+
+
+def test_missing_weights_file(tmp_path, tiff_folder, random_weights, capsys):
+    weights = copy_weights(random_weights, tmp_path / "weights")
+    next(weights.glob("*.h5")).unlink()
+    code, _, err = run(capsys, tiff_folder, tmp_path / "out", 1, "--weights", weights)
+    assert code == 2 and "missing" in error_line(err)[0]
+
+
+def test_step_not_in_manifest(tmp_path, tiff_folder, random_weights, capsys):
+    weights = copy_weights(random_weights, tmp_path / "weights")
+    manifest = json.loads((weights / "manifest.json").read_text())
+    del manifest["steps"]["19"]
+    (weights / "manifest.json").write_text(json.dumps(manifest))
+    code, _, err = run(capsys, tiff_folder, tmp_path / "out", 19, "--weights", weights)
+    assert code == 2 and "covers no model for step 19" in error_line(err)[0]
+    assert run(capsys, tiff_folder, tmp_path / "out", 18, "--weights", weights)[0] == 0
+
+
+def test_manifest_not_json(tmp_path, tiff_folder, random_weights, capsys):
+    weights = copy_weights(random_weights, tmp_path / "weights")
+    (weights / "manifest.json").write_text("{not json")
+    code, _, err = run(capsys, tiff_folder, tmp_path / "out", 1, "--weights", weights)
+    assert code == 2 and "not valid JSON" in error_line(err)[0]
+
+
+def test_command_line_exit_code_and_single_error_line(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run([sys.executable, str(Path(entry.__file__)), str(tmp_path / "missing"),
+                             str(tmp_path / "out"), "7"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error: INPUT_DIR")

@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from hdc.model import Architecture, build_model
+
+
+def test_article_summary_is_reproduced():
+    model = build_model()
+    assert model.count_params() == 67_185
+    assert sum(int(np.prod(w.shape)) for w in model.non_trainable_weights) == 336
+    output = model([np.zeros((1, 110, 110, 5), np.float32), np.ones((1, 1), np.float32)])
+    assert output.shape == (1, 52, 52, 1)
+    assert Architecture().border == 29
+
+
+def test_fully_convolutional_on_other_sizes():
+    architecture = Architecture(dim=8, subdim=8, refinements=2)
+    model = build_model(architecture)
+    output = model([np.zeros((2, 40, 57, 5), np.float32), np.zeros((2, 1), np.float32)])
+    assert output.shape == (2, 40 - 2 * architecture.border, 57 - 2 * architecture.border, 1)
+    assert np.all((output.numpy() >= 0) & (output.numpy() <= 1))
+
+
+def test_tiled_prediction_equals_whole_image_prediction():
+    architecture = Architecture(dim=8, subdim=8, refinements=3)
+    model = build_model(architecture)
+    b = architecture.border
+    image = np.random.default_rng(0).normal(size=(1, 60 + 2 * b, 80 + 2 * b, 5)).astype(np.float32)
+    step = np.array([[7.0]], np.float32)
+    whole = model([image, step], training=False).numpy()
+    left = model([image[:, :, :40 + 2 * b], step], training=False).numpy()
+    right = model([image[:, :, 40:], step], training=False).numpy()
+    np.testing.assert_allclose(np.concatenate([left, right], axis=2), whole, atol=1e-5)
+
+
+def test_the_step_changes_the_output():
+    model = build_model(Architecture(dim=8, subdim=8, refinements=2))
+    model.get_layer("pre_gate0").set_weights([np.ones((1, 8)), np.zeros(8)])
+    image = np.random.default_rng(1).normal(size=(1, 40, 40, 5)).astype(np.float32)
+    first = model([image, np.array([[0.0]])], training=False).numpy()
+    second = model([image, np.array([[9.0]])], training=False).numpy()
+    assert not np.allclose(first, second)
+
+
+@pytest.mark.parametrize("values", [{"dim": 0}, {"shared_width": 4}, {"refinements": 1.5}])
+def test_invalid_architecture(values):
+    with pytest.raises(ValueError):
+        Architecture(**values)

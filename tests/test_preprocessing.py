@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+from conftest import text_like_image
+from hdc.preprocessing import (BackgroundFit, Preprocessor, border_mask, downscale, flatten_background,
+                               median_stack, prepare_target, resize, working_shape)
+
+
+def test_working_shape_of_the_real_size():
+    assert working_shape((1460, 2360), 7) == (209, 337)
+    assert working_shape((1460, 2360), 4) == (365, 590)
+
+
+def test_downscale_keeps_the_mean_and_upscale_restores_the_shape():
+    image = np.random.default_rng(0).random((140, 210)).astype(np.float32)
+    small = downscale(image, 7)
+    assert small.shape == (20, 30)
+    assert small.mean() == pytest.approx(image.mean(), abs=1e-4)
+    assert resize(small, image.shape, "bicubic").shape == image.shape
+
+
+def test_border_mask_covers_about_forty_percent():
+    mask = border_mask((209, 337))
+    assert 0.3 < mask.mean() < 0.5
+    assert mask[0, 0] and mask[-1, -1] and not mask[104, 168]
+
+
+def test_background_fit_recovers_a_vignetted_surface_despite_text():
+    shape = (120, 200)
+    y, x = np.mgrid[0:shape[0], 0:shape[1]]
+    x = x / (shape[1] - 1) * 2 - 1
+    y = y / (shape[0] - 1) * 2 - 1
+    truth = 0.9 - 0.1 * x ** 2 - 0.05 * y ** 2 + 0.02 * x + 0.03 * np.hypot(x, y)
+    image = truth.copy()
+    image[40:80, 50:150] *= 0.3  # text in the middle
+    image[0, 0:5] = 0.0  # a few outliers on the border
+    fitted = BackgroundFit(shape)(image)
+    assert np.abs(fitted - truth).max() < 0.01
+
+
+def test_flattening_removes_vignetting():
+    image = text_like_image((140, 236))
+    flat = flatten_background(image, BackgroundFit(image.shape))
+    border = border_mask(image.shape)
+    assert abs(flat[border].mean()) < 0.01
+    assert flat[border].std() < 0.5 * image[border].std() / image[border].mean()
+    assert flat[70, 118] < -0.4  # text stays dark
+
+
+def test_background_fit_is_deterministic():
+    image = text_like_image()
+    assert np.array_equal(BackgroundFit(image.shape, seed=3)(image), BackgroundFit(image.shape, seed=3)(image))
+
+
+def test_median_stack_order_and_shape():
+    image = np.zeros((30, 40), np.float32)
+    image[15, 20] = 1.0  # an isolated spike: kept by channel 0, removed by every median
+    stack = median_stack(image)
+    assert stack.shape == (30, 40, 5) and stack.dtype == np.float32
+    assert stack[15, 20, 0] == 1.0 and np.all(stack[15, 20, 1:] == 0.0)
+    wide = np.zeros((30, 40), np.float32)
+    wide[13:18, 18:23] = 1.0  # a 5x5 square: 25 of 49 pixels at width 7 still win, 25 of 81 at width 9 do not
+    values = median_stack(wide)[15, 20]
+    assert list(values) == [1.0, 1.0, 1.0, 1.0, 0.0]
+
+
+def test_preprocessor_output():
+    image = text_like_image((1460 // 5, 2360 // 5))
+    prepared = Preprocessor(scale=7 / 5)(image)
+    assert prepared.shape == (209, 337, 5) and prepared.dtype == np.float32
+    with pytest.raises(ValueError, match="scale"):
+        Preprocessor(scale=0)
+
+
+def test_target_is_almost_binary_with_white_corners():
+    image = text_like_image((700, 1100))
+    target = prepare_target(image, 5)
+    assert target.shape == (140, 220)
+    assert np.all(target[:10, :10] == 1.0) and np.all(target[-10:, -10:] == 1.0)
+    extreme = np.mean((target < 0.05) | (target > 0.95))
+    assert extreme > 0.95
+    assert np.mean(target == 1.0) >= 0.7
