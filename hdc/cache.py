@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hdc.preprocessing import Preprocessor, downscale, prepare_target, working_shape
+from hdc.preprocessing import Preprocessor, downscale, prepare_target, resize, working_shape
 from hdc.synthetic import KIND_CODES
 from hdc.text import CAMERA_SHAPE
 
@@ -105,14 +105,15 @@ def synthetic_sample(job):
     seed, step, kind, index, scale, median_widths, reduction = job
     kind_name = {code: name for name, code in KIND_CODES.items()}[kind]
     rng = synthetic.sample_rng(seed, step, kind_name, index)
+    shape = working_shape(CAMERA_SHAPE, scale)
     if kind_name == "natural":
         name = synthetic.NATURAL_TRAIN[index % len(synthetic.NATURAL_TRAIN)]
         pair = synthetic.natural_pair(step, name, rng, reduction=reduction)
-        target = downscale(pair.scene, scale / reduction)
+        target = resize(pair.scene, shape, "box")
     else:
         pair = synthetic.text_pair(step, kind_name, rng, reduction=reduction)
-        target = prepare_target(pair.scene, scale / reduction)
-    network_input = Preprocessor(scale / reduction, median_widths)(pair.blurred)
+        target = prepare_target(pair.scene, scale / reduction, shape=shape)
+    network_input = Preprocessor(scale / reduction, median_widths)(pair.blurred, shape)
     return network_input, target, (step, kind, index)
 
 

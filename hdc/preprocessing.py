@@ -165,19 +165,21 @@ class Preprocessor:
             self.fits[shape] = BackgroundFit(shape, self.background_samples, self.background_discard, self.seed)
         return self.fits[shape]
 
-    def __call__(self, image):
+    def __call__(self, image, shape=None):
         """Network input for `image` (H, W) float32 in [0, 1].
+
+        shape : working-scale (h, w) to produce; default `working_shape(image.shape, scale)`.
 
         Returns
         -------
-        (h, w, channels) float32, h x w = `working_shape(image.shape, scale)`.
+        (h, w, channels) float32.
         """
-        small = downscale(image, self.scale)
+        small = resize(image, shape or working_shape(image.shape, self.scale), "box")
         flat = flatten_background(small, self.fit_for(small.shape))
         return median_stack(flat, self.median_widths)
 
 
-def prepare_target(sharp, scale, white_fraction=0.75, dark_level=0.5, grey_radius=2):
+def prepare_target(sharp, scale, white_fraction=0.75, dark_level=0.5, grey_radius=2, shape=None):
     """The near-binary training target from a sharp (CAM01) image.
 
     Parameters
@@ -188,12 +190,13 @@ def prepare_target(sharp, scale, white_fraction=0.75, dark_level=0.5, grey_radiu
     dark_level : after the rescale, pixels below this count as ink.
     grey_radius : grey pixels are kept only within this many working-scale
         pixels of ink; everything else becomes white (removes vignetting).
+    shape : working-scale (h, w) to produce; default `working_shape(sharp.shape, scale)`.
 
     Returns
     -------
     (h, w) float32 in [0, 1]: ink near 0, paper exactly 1.
     """
-    small = downscale(sharp, scale)
+    small = resize(sharp, shape or working_shape(sharp.shape, scale), "box")
     white = np.quantile(small, 1.0 - white_fraction)
     target = np.clip(small / max(float(white), 1e-3), 0.0, 1.0)
     ink = target < dark_level

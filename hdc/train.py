@@ -124,9 +124,10 @@ def learning_rate_at(config, seen):
 
 def split_indices(meta, validation_fraction, seed):
     """Training and validation row indices of a cache, split by (step, kind, sample), never by crop."""
-    keys = meta[:, 0].astype(np.int64) * 1_000_003 + meta[:, 1] * 10_007 + meta[:, 2]
-    draw = np.random.default_rng([seed, 7]).random(int(keys.max()) + 1 if len(keys) else 0)
-    held_out = draw[keys] < validation_fraction
+    draws = np.array([np.random.default_rng([seed, 7, *map(int, key)]).random() for key in meta])
+    held_out = draws < validation_fraction
+    if validation_fraction > 0 and len(draws) > 1 and not held_out.any():
+        held_out[np.argmin(draws)] = True
     return np.flatnonzero(~held_out), np.flatnonzero(held_out)
 
 
@@ -232,6 +233,7 @@ class Trainer:
 
         self.run_dir, self.config, self.cache = Path(run_dir), config, cache
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.mixed_precision else "float32")
+        keras.utils.set_random_seed(config.seed)  # the run owns its randomness: initial weights follow its seed
         self.strategy = distribution_strategy(strategy_name)
         with self.strategy.scope():
             self.model = build_model(config.architecture)

@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from hdc import physics
+
+
+@pytest.mark.parametrize("radius,sides", [(0.0, 0), (3.0, 0), (7.5, 6), (20.0, 8), (12.0, 5)])
+def test_psf_sums_to_one_and_is_odd_and_centred(radius, sides):
+    psf = physics.defocus_psf(radius, sides=sides, rotation=0.3, edge=1.0)
+    assert psf.shape[0] == psf.shape[1] and psf.shape[0] % 2 == 1
+    assert psf.sum() == pytest.approx(1.0) and psf.min() >= 0
+    centre = np.array(ndimage.center_of_mass(psf))
+    assert np.allclose(centre, (psf.shape[0] - 1) / 2, atol=0.5)
+
+
+@pytest.mark.parametrize("sides", [0, 6, 9])
+def test_psf_has_the_expected_area_equivalent_radius(sides):
+    radius = 25.0
+    psf = physics.defocus_psf(radius, sides=sides, edge=1.0)
+    area = (psf > psf.max() / 2).sum()
+    assert np.sqrt(area / np.pi) == pytest.approx(radius, rel=0.03)
+
+
+def test_rim_brightens_the_edge():
+    psf = physics.defocus_psf(20.0, rim=0.3)
+    centre = psf.shape[0] // 2
+    assert psf[centre, centre + 17] > 1.2 * psf[centre, centre]
+
+
+def test_fft_and_direct_convolution_agree():
+    rng = np.random.default_rng(0)
+    image = rng.random((37, 53)).astype(np.float32)
+    psf = physics.defocus_psf(4.0, sides=7)
+    direct = ndimage.convolve(image.astype(np.float64), psf, mode="reflect")
+    np.testing.assert_allclose(physics.convolve_fft(image, psf), direct, atol=1e-5)
+
+
+def test_blur_keeps_the_mean():
+    rng = np.random.default_rng(1)
+    image = np.pad(rng.random((60, 80)), 20, constant_values=0.5).astype(np.float32)
+    blurred = physics.convolve_fft(image, physics.defocus_psf(6.0))
+    assert blurred.mean() == pytest.approx(image.mean(), abs=2e-3)
+
+
+def test_vignetting_is_one_at_the_centre_and_falls_off():
+    surface = physics.vignetting((101, 201), strength=0.2)
+    assert surface[50, 100] == pytest.approx(1.0)
+    assert surface[0, 0] == pytest.approx(0.8, abs=1e-6)
+
+
+def test_noise_level_and_quantization():
+    rng = np.random.default_rng(2)
+    flat = np.full((200, 200), 0.5, np.float32)
+    noisy = physics.add_noise(flat, rng, read_sigma=0.02, shot_gain=0.0)
+    assert noisy.std() == pytest.approx(0.02, rel=0.05)
+    quantized = physics.quantize16(noisy)
+    assert np.allclose(quantized * 65535, np.rint(quantized * 65535), atol=1e-3)
+
+
+def test_capture_is_deterministic_for_a_seed():
+    scene = np.ones((64, 96), np.float32)
+    scene[20:40, 30:60] = 0.1
+    camera = physics.draw_blurred_camera(5, np.random.default_rng(3))
+    first = physics.capture(scene, camera, np.random.default_rng(4))
+    second = physics.capture(scene, camera, np.random.default_rng(4))
+    assert np.array_equal(first, second)
+
+
+def test_radius_ranges_contain_the_nominal_radii_and_grow():
+    for step, (low, high) in enumerate(physics.RADIUS_RANGE):
+        assert low <= physics.NOMINAL_RADIUS[step] <= high
+    assert all(np.diff(physics.NOMINAL_RADIUS) > 0)
+
+
+def test_drawn_cameras_stay_in_their_ranges():
+    rng = np.random.default_rng(5)
+    for step in (0, 9, 19):
+        camera = physics.draw_blurred_camera(step, rng)
+        low, high = physics.RADIUS_RANGE[step]
+        area_radius = np.sqrt((camera.psf > camera.psf.max() / 2).sum() / np.pi)
+        assert 0.8 * low - 1 <= area_radius <= 1.2 * high + 1
+        assert 0 <= camera.glare <= 0.6 and 0.8 <= camera.gain <= 0.97

@@ -1,0 +1,78 @@
+import re
+
+import numpy as np
+import pytest
+import tifffile
+
+from hdc import synthetic, text
+from hdc.dataset import parse_name
+
+
+def test_text_rendering_is_deterministic_for_a_seed():
+    first = synthetic.text_pair(4, "Times", np.random.default_rng(11), reduction=4)
+    second = synthetic.text_pair(4, "Times", np.random.default_rng(11), reduction=4)
+    assert first.lines == second.lines
+    assert np.array_equal(first.blurred, second.blurred) and np.array_equal(first.sharp, second.sharp)
+
+
+def test_random_lines_use_letters_digits_and_spaces():
+    rng = np.random.default_rng(0)
+    lines = [text.random_line(rng) for _ in range(400)]
+    assert all(len(line) == 10 and line == line.rstrip() and line.strip() for line in lines)
+    joined = "".join(lines)
+    assert re.search(r"[0-9]", joined) and re.search(r"[a-z]", joined) and re.search(r"[A-Z]", joined)
+    assert " " in joined
+
+
+def test_text_sits_in_the_middle_of_the_frame_like_the_real_captures():
+    rng = np.random.default_rng(2)
+    layout = text.draw_layout("Verdana", rng, primary_only=True, jitter=False)
+    scene = text.sample_scene(text.render_display(["eU UbRKHCM", "bSWDCGEVwc", "jxBYGTW Hk"], layout),
+                              text.Geometry())
+    ink = scene < 0.5
+    rows, columns = np.nonzero(ink)
+    # the real sharp capture of this text (step 15, sample 0100) spans rows 380-1209, columns 314-2069
+    assert abs(rows.min() - 380) < 60 and abs(rows.max() - 1209) < 60
+    assert abs(columns.min() - 314) < 60 and abs(columns.max() - 2069) < 60
+
+
+def test_generator_writes_the_official_layouts(tmp_path):
+    assert synthetic.main([str(tmp_path / "train"), "--steps", "3", "--per-font", "1", "--seed", "5",
+                           "--natural", "1", "--workers", "1"]) == 0
+    files = sorted(p.relative_to(tmp_path / "train").as_posix() for p in (tmp_path / "train").rglob("*.*"))
+    assert "step3/Times/CAM01/focusStep_3_timesR_size_30_sample_0001.tif" in files
+    assert "step3/Verdana/CAM02/focusStep_3_verdanaRef_size_30_sample_0001.txt" in files
+    assert "step3/Sanity/CAM02/focusStep_3_Image_astronaut.tif" in files
+    pixels = tifffile.imread(tmp_path / "train" / "step3/Times/CAM02/focusStep_3_timesR_size_30_sample_0001.tif")
+    assert pixels.dtype == np.uint16 and pixels.shape == (1460, 2360)
+    truth = (tmp_path / "train" / "step3/Times/CAM01/focusStep_3_timesR_size_30_sample_0001.txt").read_text()
+    assert len(truth.split("\n")) == 3 and not truth.endswith("\n")
+    for path in (tmp_path / "train").rglob("*.tif"):
+        assert parse_name(path.stem)[1] == 3
+
+    assert synthetic.main([str(tmp_path / "test"), "--steps", "6", "--per-font", "1", "--layout", "test",
+                           "--natural", "1", "--workers", "1"]) == 0
+    names = sorted(p.relative_to(tmp_path / "test").as_posix() for p in (tmp_path / "test").rglob("*.*"))
+    assert names == ["steps_5_to_9/CAM01_focused/focusStep_6_Image_camera.tif",
+                     "steps_5_to_9/CAM01_focused/focusStep_6_timesR_size_30_sample_0001.tif",
+                     "steps_5_to_9/CAM01_focused/focusStep_6_timesR_size_30_sample_0001.txt",
+                     "steps_5_to_9/CAM01_focused/focusStep_6_verdanaRef_size_30_sample_0001.tif",
+                     "steps_5_to_9/CAM01_focused/focusStep_6_verdanaRef_size_30_sample_0001.txt",
+                     "steps_5_to_9/CAM02_blurred/focusStep_6_Image_camera.tif",
+                     "steps_5_to_9/CAM02_blurred/focusStep_6_timesR_size_30_sample_0001.tif",
+                     "steps_5_to_9/CAM02_blurred/focusStep_6_verdanaRef_size_30_sample_0001.tif"]
+
+
+def test_generator_output_does_not_depend_on_workers(tmp_path):
+    for workers in ("1", "2"):
+        synthetic.main([str(tmp_path / workers), "--steps", "1", "--per-font", "1", "--seed", "8",
+                        "--workers", workers])
+    for path in (tmp_path / "1").rglob("*.tif"):
+        twin = tmp_path / "2" / path.relative_to(tmp_path / "1")
+        assert np.array_equal(tifffile.imread(path), tifffile.imread(twin))
+
+
+@pytest.mark.parametrize("value", ["20", "a-b", "5-30", ""])
+def test_bad_steps_are_rejected(value):
+    with pytest.raises(Exception):
+        synthetic.parse_steps(value)

@@ -1,0 +1,98 @@
+"""Training on tiny synthetic data: the loss falls, resume is exact, the mirrored strategy runs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from hdc import cache as cache_module
+from hdc.train import TrainingConfig, learning_rate_at, main, split_indices, step_probabilities, train
+
+TINY = {"steps": [2, 9], "per_step": 6, "natural_fraction": 0.2, "reduction": 8, "crop": 40, "batch": 8,
+        "log_every": 16, "validation_crops": 8, "validation_fraction": 0.2, "curriculum": 0,
+        "mixed_precision": False, "architecture": {"dim": 8, "subdim": 8, "refinements": 2}}
+
+
+@pytest.fixture(scope="module")
+def tiny_cache(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cache")
+    config = TrainingConfig(**TINY)
+    cache_module.build_synthetic(folder, config.steps, config.per_step, config.natural_fraction, config.seed,
+                                 config.scale, config.median_widths, config.reduction, workers=2, progress=False)
+    return folder
+
+
+def test_cache_holds_every_planned_sample(tiny_cache):
+    cache = cache_module.Cache(tiny_cache)
+    assert cache.count == cache.capacity == 12
+    assert cache.inputs.shape == (12, 209, 337, 5) and cache.inputs.dtype == np.float16
+    assert sorted(set(cache.meta[:, 0])) == [2, 9] and 2 in set(cache.meta[:, 1])
+    assert cache.targets.max() == 255
+
+
+def test_a_tiny_model_learns(tmp_path, tiny_cache):
+    config = TrainingConfig(**TINY, samples=320, learning_rate=0.01)
+    train(tmp_path / "run", config, tiny_cache, progress=False)
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
+    losses = [float(row.split(",")[1]) for row in rows]
+    assert losses[-1] < 0.8 * losses[0]
+    assert (tmp_path / "run" / "weights" / "manifest.json").is_file() and (tmp_path / "run" / "loss.png").is_file()
+
+
+def final_weights(run_dir):
+    import keras
+
+    from hdc.model import build_model
+    from hdc.weights import model_spec
+
+    spec = model_spec(run_dir / "weights", 2)
+    model = build_model(spec.architecture)
+    model.load_weights(spec.path)
+    keras.backend.clear_session()
+    return [w.copy() for w in model.get_weights()]
+
+
+def test_resume_continues_exactly(tmp_path, tiny_cache):
+    config = TrainingConfig(**TINY, samples=96)
+    train(tmp_path / "straight", config, tiny_cache, progress=False)
+    train(tmp_path / "split", TrainingConfig(**TINY, samples=48), tiny_cache, progress=False)
+    train(tmp_path / "split", config, tiny_cache, resume=True, progress=False)
+    for first, second in zip(final_weights(tmp_path / "straight"), final_weights(tmp_path / "split")):
+        np.testing.assert_allclose(first, second, rtol=1e-5, atol=1e-6)
+
+
+def test_mirrored_strategy_runs_on_the_cpu(tmp_path, tiny_cache):
+    loss, validation = train(tmp_path / "mirrored", TrainingConfig(**TINY, samples=32), tiny_cache,
+                             strategy="mirrored", progress=False)
+    assert np.isfinite(loss) and np.isfinite(validation)
+
+
+def test_command_line_saves_and_validates_the_config(tmp_path, tiny_cache, capsys):
+    config_file = tmp_path / "tiny.json"
+    config_file.write_text(json.dumps(TINY))
+    run = tmp_path / "cli"
+    assert main([str(run), "--config", str(config_file), "--cache", str(tiny_cache), "--samples", "16",
+                 "--quiet"]) == 0
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["samples"] == 16 and saved["architecture"]["dim"] == 8
+    assert main([str(run), "--samples", "16", "--quiet"]) == 2  # the folder already holds a run
+    assert main([str(run), "--resume", "--crop", "64", "--quiet"]) == 2  # resume keeps the data config
+    assert main([str(tmp_path / "bad"), "--crop", "20", "--quiet"]) == 2
+    assert "crop must exceed" in capsys.readouterr().err
+
+
+def test_validation_split_is_by_sample():
+    meta = np.array([[step, kind, sample] for step in range(3) for kind in range(2) for sample in range(50)])
+    train_rows, validation_rows = split_indices(meta, 0.1, seed=0)
+    assert len(set(train_rows) & set(validation_rows)) == 0 and len(train_rows) + len(validation_rows) == len(meta)
+    assert 0.04 < len(validation_rows) / len(meta) < 0.2
+
+
+def test_schedule_and_step_weights():
+    config = TrainingConfig(decay_start=100, decay_half_life=50, curriculum=1000, step_weight=3.0)
+    assert learning_rate_at(config, 100) == config.learning_rate
+    assert learning_rate_at(config, 150) == pytest.approx(config.learning_rate / 2)
+    probabilities = step_probabilities(np.array([0, 10, 19]), config, seen=0)
+    assert probabilities[2] == 0 and probabilities[1] > probabilities[0] > 0
+    probabilities = step_probabilities(np.array([0, 19]), config, seen=1000)
+    assert probabilities[1] == pytest.approx(3 * probabilities[0])
