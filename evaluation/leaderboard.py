@@ -1,0 +1,132 @@
+"""A local leaderboard: our runs and the published HDC2021 results, ranked by the official rule.
+
+    python -m evaluation.leaderboard RUN_DIR [RUN_DIR ...] [--output docs/leaderboard]
+
+Each RUN_DIR is a folder written by ``python -m evaluation.run`` (it holds
+scores/results.json). Methods are ranked by the stop step, then the mean
+score at the stop step, then at the steps below (the official tie-break).
+The published results (evaluation/data/published_results.csv, from the seed
+article's Table 1) were measured on the real test set and only give scores
+at steps 4, 6 and 8: they are listed for orientation, marked, and ranked
+with what is known.
+"""
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+from evaluation.results import rank_key, stop_step
+
+PUBLISHED = Path(__file__).resolve().parent / "data" / "published_results.csv"
+SHOWN_STEPS = (0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 19)
+
+
+def read_run(run_dir, name=None):
+    """{"name", "source", "means": {step: mean}} of an evaluation.run folder."""
+    path = Path(run_dir) / "scores" / "results.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} has no scores/results.json (run python -m evaluation.run first)")
+    results = json.loads(path.read_text())
+    means = {int(step): row["mean"] for step, row in results["steps"].items()}
+    return {"name": name or Path(run_dir).name, "source": "ours, synthetic test set", "means": means,
+            "stop": stop_step(means)}
+
+
+def read_published(path=PUBLISHED):
+    """The published entries, with their stop step and the known step means."""
+    with open(path, newline="") as stream:
+        rows = list(csv.DictReader(line for line in stream if not line.startswith("#")))
+    entries = []
+    for order, row in enumerate(rows):
+        means = {step: float(row[f"score_step{step}"]) for step in (4, 6, 8)}
+        entries.append({"name": f"{row['team']} ({row['institution']})", "source": "published, real test set",
+                        "means": means, "stop": int(row["stop_step"]), "order": order})
+    return entries
+
+
+def published_key(entry):
+    """Rank key of a published entry: its stop step, then its score there.
+
+    Where the score at the stop step is not published, the entry ranks above
+    any of ours with the same stop step (the conservative choice), and the
+    published entries keep the organizers' order among themselves.
+    """
+    return (entry["stop"], entry["means"].get(entry["stop"], float("inf")), -entry["order"])
+
+
+def ranked(entries):
+    def key(entry):
+        if entry["source"].startswith("published"):
+            return published_key(entry)
+        key = rank_key(entry["means"])
+        return key[:2] + (0,) + key[2:]
+    return sorted(entries, key=key, reverse=True)
+
+
+def markdown(entries):
+    header = "| rank | method | source | stop step | " + " | ".join(f"step {s}" for s in SHOWN_STEPS) + " |"
+    lines = ["## Local leaderboard", "",
+             "Ranked by the official rule: stop step, then the mean score at the stop step, then at the steps "
+             "below. Published entries were scored by the organizers on the **real** test set; ours on a "
+             "**synthetic** test set (see docs/results.md): compare with care.", "",
+             header, "|---:|---|---|---:|" + "---:|" * len(SHOWN_STEPS)]
+    for rank, entry in enumerate(ranked(entries), start=1):
+        cells = " | ".join(f"{entry['means'][s]:.1f}" if s in entry["means"] else "" for s in SHOWN_STEPS)
+        lines.append(f"| {rank} | {entry['name']} | {entry['source']} | {entry['stop']} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(entries, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(9, 5))
+    for entry in entries:
+        steps = sorted(entry["means"])
+        values = [entry["means"][s] for s in steps]
+        if entry["source"].startswith("published"):
+            axes.plot(steps, values, ":", marker="s", markersize=4, alpha=0.6, label=f"{entry['name']} [published]")
+        else:
+            axes.plot(steps, values, "-o", linewidth=2, markersize=4, label=f"{entry['name']} (stop {entry['stop']})")
+    axes.axhline(70, color="red", linestyle="--", linewidth=1)
+    axes.set_xlabel("blur step")
+    axes.set_ylabel("mean OCR score")
+    axes.set_xticks(range(20))
+    axes.set_ylim(-2, 102)
+    axes.legend(fontsize=6, loc="lower left")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m evaluation.leaderboard", description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="*", type=Path, help="folders written by python -m evaluation.run")
+    parser.add_argument("--output", type=Path, default=Path("docs/leaderboard"))
+    parser.add_argument("--no-published", action="store_true", help="leave out the published results")
+    arguments = parser.parse_args(argv)
+    try:
+        entries = [read_run(run) for run in arguments.runs]
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not arguments.no_published:
+        entries += read_published()
+    if not entries:
+        print("error: nothing to rank", file=sys.stderr)
+        return 2
+    arguments.output.mkdir(parents=True, exist_ok=True)
+    table = markdown(entries)
+    (arguments.output / "leaderboard.md").write_text(table)
+    plot(entries, arguments.output / "leaderboard.png")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Run a method over every step of a test set, then score it (with the sanity check).
+
+    python -m evaluation.run TEST_DIR RUN_DIR [--method network|identity|wiener|"COMMAND"] [--steps 0-19]
+
+TEST_DIR is in the official test or training layout. For each step, the
+step's blurred TIFFs are linked into a scratch folder and the method is run
+with the official signature ``METHOD INPUT_DIR OUTPUT_DIR STEP`` in a
+subprocess, writing to RUN_DIR/outputs/step{N}. A step whose outputs all
+exist is not run again, so an interrupted run resumes where it stopped.
+Then RUN_DIR/scores gets the OCR reports and RUN_DIR/sanity the PSNR/SSIM
+table of the natural images.
+"""
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from hdc.dataset import DatasetError, find_samples
+from hdc.synthetic import parse_steps
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def method_command(method, weights=None):
+    """The command line (list) of a method: the network, a baseline, or any command with main.py's signature."""
+    if method == "network":
+        return [sys.executable, str(ROOT / "main.py"), "--quiet"] + (["--weights", str(weights)] if weights else [])
+    if method in ("identity", "wiener"):
+        return [sys.executable, "-m", "evaluation.baselines", method]
+    return shlex.split(method)
+
+
+def run_step(command, samples, output_dir, step):
+    """Run `command` on the blurred images of `samples` (one step) unless all outputs exist. Returns True if run."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if all((output_dir / f"{s.stem}.png").is_file() for s in samples):
+        return False
+    with tempfile.TemporaryDirectory() as scratch:
+        for sample in samples:
+            os.symlink(sample.blurred.resolve(), Path(scratch) / sample.blurred.name)
+        result = subprocess.run(command + [scratch, str(output_dir), str(step)], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if result.returncode not in (0, 1):
+        raise RuntimeError(f"step {step}: {' '.join(command)} failed: {result.stderr.strip().splitlines()[-1:]}")
+    return True
+
+
+def run_method(test_dir, run_dir, method="network", steps=range(20), weights=None, progress=True):
+    """Run a method over the steps of a test set into RUN_DIR/outputs/step{N}."""
+    from tqdm import tqdm
+
+    samples = find_samples(test_dir, set(steps))
+    command = method_command(method, weights)
+    for step in tqdm(sorted({s.step for s in samples}), desc=f"{method}", unit="step", disable=not progress):
+        run_step(command, [s for s in samples if s.step == step], Path(run_dir) / "outputs" / f"step{step}", step)
+    return samples
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m evaluation.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("test_dir", metavar="TEST_DIR", type=Path)
+    parser.add_argument("run_dir", metavar="RUN_DIR", type=Path)
+    parser.add_argument("--method", default="network",
+                        help="network (main.py), identity, wiener, or a command taking INPUT_DIR OUTPUT_DIR STEP")
+    parser.add_argument("--weights", type=Path, help="weights folder for the network (default: weights/)")
+    parser.add_argument("--steps", type=parse_steps, default=list(range(20)))
+    parser.add_argument("--name", help="name of the method in the reports (default: RUN_DIR's name)")
+    arguments = parser.parse_args(argv)
+    from evaluation.evaluate import evaluate
+    from evaluation.sanity import sanity_check
+
+    try:
+        samples = run_method(arguments.test_dir, arguments.run_dir, arguments.method, arguments.steps,
+                             arguments.weights)
+        name = arguments.name or arguments.run_dir.name
+        _, summary, _ = evaluate(arguments.run_dir / "outputs", arguments.test_dir, arguments.run_dir / "scores",
+                                 title=f"OCR score: {name}")
+        natural = [s for s in samples if s.kind == "natural"]
+        if natural:
+            sanity_check(natural, arguments.run_dir / "outputs", arguments.run_dir / "sanity", name)
+    except (DatasetError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print((arguments.run_dir / "scores" / "results.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
