@@ -22,9 +22,10 @@ from scipy import fft, ndimage
 # 67, 99 at steps 1, 5, 9, 13) and with the area-equivalent radius of the PSFs
 # fitted to real pairs (2, 4, 11, 19, 26, 34, 42, 50, 61, 68, 77, 82 for steps
 # 0-11, see docs/calibration.md). Steps 16-19: the estimates diverge (DTU 114-131,
-# Bremen 108-155, another team 140-200); we take the middle of DTU and Bremen.
+# Bremen 108-155, another team 140-200); we take the middle of their spread, which
+# the edge sharpness of the real step 15-17 captures supports (docs/calibration.md).
 NOMINAL_RADIUS = (1.0, 4.0, 12.0, 18.0, 25.0, 37.0, 43.0, 49.0, 61.0, 66.0,
-                  74.0, 85.0, 90.0, 96.0, 101.0, 107.0, 111.0, 124.0, 134.0, 143.0)
+                  74.0, 85.0, 90.0, 96.0, 101.0, 107.0, 125.0, 141.0, 157.0, 167.0)
 
 # Published estimates of the disc radius per step (facts table, section 4:
 # dataset paper, DTU_1, DTU_2, Bremen; steps 16-19 also the fourth team's
@@ -64,7 +65,7 @@ def polygon_radius_function(theta, sides, rotation):
     return inradius / np.cos(local)
 
 
-def defocus_psf(radius, sides=0, rotation=0.0, edge=1.0, rim=0.0, aspect=1.0):
+def defocus_psf(radius, sides=0, rotation=0.0, edge=1.0, rim=0.0, aspect=1.0, softness=0.0):
     """Out-of-focus PSF: a polygonal disc with a soft edge, summing to one.
 
     Parameters
@@ -76,6 +77,7 @@ def defocus_psf(radius, sides=0, rotation=0.0, edge=1.0, rim=0.0, aspect=1.0):
     rim : relative brightening of the rim (0 = flat disc; 0.3 = 30 % brighter
         at the edge than at the centre), as seen in real defocus kernels.
     aspect : horizontal/vertical stretch (1 = none), for off-axis elongation.
+    softness : standard deviation (pixels) of a Gaussian blur added to the disc.
 
     Returns
     -------
@@ -83,7 +85,7 @@ def defocus_psf(radius, sides=0, rotation=0.0, edge=1.0, rim=0.0, aspect=1.0):
     """
     if radius < 0:
         raise ValueError(f"radius must be non-negative, got {radius}")
-    half = int(np.ceil(radius * max(aspect, 1.0 / aspect) * 1.25 + edge + 1))
+    half = int(np.ceil(radius * max(aspect, 1.0 / aspect) * 1.25 + edge + 3 * softness + 1))
     y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
     x = x / np.sqrt(aspect)
     y = y * np.sqrt(aspect)
@@ -94,6 +96,8 @@ def defocus_psf(radius, sides=0, rotation=0.0, edge=1.0, rim=0.0, aspect=1.0):
         psf *= 1.0 + rim * np.clip(rho / np.maximum(boundary, 1e-6), 0.0, 1.0) ** 2
     if psf.sum() == 0:
         psf[half, half] = 1.0
+    if softness > 0:
+        psf = ndimage.gaussian_filter(psf, softness, mode="constant")
     return psf / psf.sum()
 
 
@@ -200,14 +204,25 @@ def capture(scene, camera, rng):
     return quantize16(add_noise(lit, rng, camera.read_sigma, camera.shot_gain))
 
 
+# Glare at steps 15-19, fitted to the text contrast of the real captures there
+# (0.136, 0.123, 0.107, 0.078, 0.069 in 10x thumbnails): far more light is
+# scattered than a disc PSF with the glare of steps 5-14 explains.
+HIGH_STEP_GLARE = {15: 0.62, 16: 0.65, 17: 0.68, 18: 0.75, 19: 0.78}
+
+
 def glare_for_radius(radius):
-    """Typical veiling-glare fraction for a blur radius: 0.05 in focus, about 0.4 from r = 35 px up.
+    """Typical veiling-glare fraction for a blur radius: 0.02 in focus, about 0.4 from r = 40 px up.
 
     Fitted to the real PSF estimates: the light outside the fitted kernel,
     1 - psf.sum(), is 0.02, 0.10, 0.20, 0.31, 0.35, 0.43 at steps 0-5 and
     0.39-0.43 beyond (docs/calibration.md).
     """
-    return 0.42 * (1.0 - np.exp(-max(radius - 1.0, 0.0) / 12.0)) + 0.02
+    return 0.42 * (1.0 - np.exp(-max(radius - 1.0, 0.0) / 18.0)) + 0.02
+
+
+def glare_for_step(step, radius):
+    """Typical glare of a capture at `step` with blur `radius`."""
+    return HIGH_STEP_GLARE.get(step, glare_for_radius(radius))
 
 
 def draw_blurred_camera(step, rng, nominal=False):
@@ -218,17 +233,20 @@ def draw_blurred_camera(step, rng, nominal=False):
     are drawn over the spread seen in the real captures and the estimates.
     """
     if nominal:
-        radius, sides, rim, aspect = NOMINAL_RADIUS[step], 0, 0.0, 1.0
+        radius, sides, rim, aspect, softness = NOMINAL_RADIUS[step], 0, 0.0, 1.0, 3.0
     else:
         low, high = RADIUS_RANGE[step]
         radius = rng.uniform(low, high)
         sides = int(rng.choice([0, 5, 6, 7, 8, 9]))
         rim = rng.uniform(-0.15, 0.25)
         aspect = rng.uniform(0.92, 1.08)
-    # The fitted real PSFs have a soft edge over about 5-15 % of the radius.
+        softness = rng.uniform(1.0, 5.0)
+    # The fitted real PSFs have a soft edge over about 5-15 % of the radius; the
+    # real captures at steps 0-4 are softer than a disc alone (lens aberrations).
     edge = 0.6 + radius * rng.uniform(0.03, 0.15)
-    psf = defocus_psf(radius, sides=sides, rotation=rng.uniform(0, np.pi), edge=edge, rim=rim, aspect=aspect)
-    glare = float(np.clip(glare_for_radius(radius) + rng.normal(0.0, 0.05), 0.0, 0.6))
+    psf = defocus_psf(radius, sides=sides, rotation=rng.uniform(0, np.pi), edge=edge, rim=rim, aspect=aspect,
+                      softness=softness)
+    glare = float(np.clip(glare_for_step(step, radius) + rng.normal(0.0, 0.05), 0.0, 0.85))
     return Camera(psf=psf, glare=glare, gain=rng.uniform(0.80, 0.97),
                   vignetting_strength=rng.uniform(0.05, 0.22),
                   vignetting_centre=(rng.uniform(-0.25, 0.25), rng.uniform(-0.25, 0.25)),
