@@ -1,0 +1,101 @@
+"""The evaluation runner, baselines, sanity check and leaderboard on a tiny synthetic test set."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from evaluation import baselines, leaderboard, run, sanity
+from hdc import synthetic
+from hdc.dataset import find_samples
+
+
+@pytest.fixture(scope="module")
+def test_set(tmp_path_factory):
+    root = tmp_path_factory.mktemp("testset")
+    synthetic.main([str(root), "--steps", "1", "--per-font", "1", "--layout", "test", "--natural", "1",
+                    "--workers", "2", "--seed", "3"])
+    return root
+
+
+def test_baselines_keep_shape_and_range():
+    image = np.full((146, 236), 0.8, np.float32)
+    image[60:80, 50:180] = 0.3
+    for method in (baselines.identity, baselines.wiener):
+        output = method(image, 4)
+        assert output.shape == image.shape and output.min() >= 0 and output.max() <= 1
+    assert baselines.identity(image, 0)[0, 0] == pytest.approx(1.0)
+
+
+def test_wiener_sharpens_a_blurred_edge():
+    from hdc.physics import NOMINAL_RADIUS, convolve_fft, defocus_psf
+
+    image = np.ones((300, 400), np.float32)
+    image[:, 200:] = 0.2
+    blurred = convolve_fft(image, defocus_psf(NOMINAL_RADIUS[5]))
+    restored = baselines.wiener(blurred, 5, balance=0.01)
+    width = lambda row: np.sum((row > 0.3) & (row < 0.9))
+    assert width(restored[150, 50:350]) < width(blurred[150, 50:350] / blurred.max())
+
+
+def test_run_scores_and_sanity_with_the_identity_baseline(tmp_path, test_set, capsys):
+    assert run.main([str(test_set), str(tmp_path / "identity"), "--method", "identity", "--steps", "1"]) == 0
+    outputs = sorted(p.name for p in (tmp_path / "identity" / "outputs" / "step1").iterdir())
+    assert outputs == ["focusStep_1_Image_camera.png", "focusStep_1_timesR_size_30_sample_0001.png",
+                       "focusStep_1_verdanaRef_size_30_sample_0001.png"]
+    results = json.loads((tmp_path / "identity" / "scores" / "results.json").read_text())
+    assert set(results["steps"]) == {"1"} and len(results["images"]) == 2
+    assert (tmp_path / "identity" / "scores" / "percentiles.png").is_file()
+    checked = json.loads((tmp_path / "identity" / "sanity" / "sanity.json").read_text())
+    assert checked["1"]["count"] == 1
+    # a cached step is not run again
+    marker = tmp_path / "identity" / "outputs" / "step1" / "focusStep_1_Image_camera.png"
+    before = marker.stat().st_mtime_ns
+    run.run_method(test_set, tmp_path / "identity", "identity", [1], progress=False)
+    assert marker.stat().st_mtime_ns == before
+
+
+def test_sanity_check_flags_an_algorithm_that_draws_text(tmp_path, test_set):
+    from hdc.io import read_image, write_png
+
+    natural = [s for s in find_samples(test_set) if s.kind == "natural"]
+    honest, cheat = tmp_path / "honest", tmp_path / "cheat"
+    honest.mkdir()
+    cheat.mkdir()
+    for sample in natural:
+        write_png(honest / f"{sample.stem}.png", read_image(sample.sharp))
+        write_png(cheat / f"{sample.stem}.png", np.ones_like(read_image(sample.sharp)))
+    assert sanity.sanity_check(natural, honest, tmp_path / "r1")[1]["passed"]
+    assert not sanity.sanity_check(natural, cheat, tmp_path / "r2")[1]["passed"]
+
+
+def test_leaderboard_ranks_ours_with_the_published(tmp_path):
+    for name, means in (("good", {0: 95, 1: 90, 2: 75}), ("bad", {0: 95, 1: 60, 2: 90})):
+        folder = tmp_path / name / "scores"
+        folder.mkdir(parents=True)
+        folder.joinpath("results.json").write_text(json.dumps(
+            {"steps": {str(k): {"mean": v} for k, v in means.items()}}))
+    assert leaderboard.main([str(tmp_path / "bad"), str(tmp_path / "good"), "--output", str(tmp_path / "lb")]) == 0
+    table = (tmp_path / "lb" / "leaderboard.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    names = [row.split("|")[2].strip() for row in rows]
+    assert names.index("good") < names.index("bad")
+    # the winners first; ours (stop steps 2 and 1) after 09_B, whose score at its stop step 2 is not published
+    assert names[0].startswith("15_A") and "09_B" in names[-3]
+    assert (tmp_path / "lb" / "leaderboard.png").is_file()
+    assert leaderboard.main([str(tmp_path / "missing"), "--output", str(tmp_path / "lb")]) == 2
+
+
+def test_evaluate_command_line(tmp_path, test_set, capsys):
+    from evaluation.evaluate import main as evaluate_main
+    from hdc.io import read_image, write_png
+
+    outputs = tmp_path / "sharp"
+    outputs.mkdir()
+    for sample in find_samples(test_set):
+        write_png(outputs / f"{sample.stem}.png", read_image(sample.sharp) / 0.9)
+    assert evaluate_main([str(outputs), str(test_set), "--output", str(tmp_path / "report")]) == 0
+    text = capsys.readouterr().out
+    assert "| 1 | 2 |" in text and "Stop step" in text
+    assert evaluate_main([str(tmp_path / "nothing"), str(test_set)]) == 2
