@@ -81,7 +81,7 @@ def main(argv=None):
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from hdc.inference import load_deblurrer
-    from hdc.io import deblur_files
+    from hdc.pipeline import deblur_files
     from hdc.weights import WeightsError
 
     start = time.perf_counter()

@@ -110,7 +110,7 @@ def main(argv=None):
     if len(arguments.paths) != 3:
         parser.error("a baseline takes INPUT_DIR OUTPUT_DIR STEP")
     import main as entry
-    from hdc.io import deblur_files
+    from hdc.pipeline import deblur_files
 
     try:
         step = entry.parse_step(arguments.paths[2])

@@ -14,11 +14,12 @@ class Deblurrer:
     Parameters
     ----------
     spec : `hdc.weights.ModelSpec` (weights file, architecture, working scale).
+    precision : "float32" or "mixed_bfloat16" (faster on CPUs with bf16 support, slightly different output).
     """
 
-    def __init__(self, spec):
+    def __init__(self, spec, precision="float32"):
         self.spec = spec
-        self.model = build_model(spec.architecture)
+        self.model = build_model(spec.architecture, precision)
         try:
             self.model.load_weights(spec.path)
         except Exception as error:  # h5py and Keras raise many types for a bad file
@@ -32,27 +33,23 @@ class Deblurrer:
         self.traces += 1  # runs only while tracing: counts the traces
         return self.model([image, step], training=False)
 
-    def predict(self, prepared, step):
-        """Run the network on a working-scale input, padded so the output covers it.
-
-        Parameters
-        ----------
-        prepared : (h, w, channels) float32, the output of the preprocessor.
-        step : blur step, 0..19.
-
-        Returns
-        -------
-        (h, w) float32 in [0, 1], 1 = white paper.
-        """
+    def prepare(self, image):
+        """Working-scale network input (h, w, channels) float32, reflect-padded by the network's border."""
         b = self.border
-        padded = np.pad(prepared, ((b, b), (b, b), (0, 0)), mode="reflect")
-        output = self.forward(tf.constant(padded[None]), tf.constant([[float(step)]], dtype=tf.float32))
+        return np.pad(self.preprocessor(image), ((b, b), (b, b), (0, 0)), mode="reflect")
+
+    def infer(self, prepared, step):
+        """Run the network on a prepared input; returns (h, w) float32 in [0, 1], 1 = white paper."""
+        output = self.forward(tf.constant(prepared[None]), tf.constant([[float(step)]], dtype=tf.float32))
         return output.numpy()[0, :, :, 0]
+
+    def finish(self, result, shape):
+        """Upscale a working-scale result to the input's `shape` (H, W); float32 in [0, 1]."""
+        return np.clip(resize(result, shape, "bicubic"), 0.0, 1.0)
 
     def __call__(self, image, step):
         """Deblur `image` (H, W) float32 in [0, 1] at blur `step`; returns (H, W) float32 in [0, 1]."""
-        small = self.predict(self.preprocessor(image), step)
-        return np.clip(resize(small, image.shape, "bicubic"), 0.0, 1.0)
+        return self.finish(self.infer(self.prepare(image), step), image.shape)
 
 
 def load_deblurrer(step, weights_dir=None):

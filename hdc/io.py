@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import tifffile
 from PIL import Image
-from tqdm import tqdm
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 MINIMUM_SIZE = 64
@@ -133,43 +132,3 @@ def write_tiff16(path, image):
     with atomic_path(path) as temporary:
         tifffile.imwrite(temporary, pixels, compression="zlib")
 
-
-def output_path(input_path, output_dir):
-    """`output_dir`/<stem of input_path>.png."""
-    return Path(output_dir) / (Path(input_path).stem + ".png")
-
-
-def deblur_files(files, output_dir, step, deblurrer, progress=True):
-    """Deblur each TIFF of `files` into `output_dir`, carrying on past bad files.
-
-    Parameters
-    ----------
-    files : sorted list of input paths.
-    output_dir : existing, writable folder.
-    step : blur step 0..19.
-    deblurrer : callable (image (H, W) float32 in [0, 1], step) -> (H, W) float in [0, 1],
-        e.g. `hdc.inference.Deblurrer` or a baseline.
-    progress : show a progress bar on stderr.
-
-    Returns
-    -------
-    (written, failures): the number of PNGs written and a list of
-    (file name, reason) for the inputs that could not be processed.
-    """
-    inputs = {Path(path).resolve() for path in files}
-    claimed = set()
-    written, failures = 0, []
-    for path in tqdm(files, desc=f"step {step}", unit="image", disable=not progress):
-        target = output_path(path, output_dir)
-        if target.resolve() in inputs or target.name.lower() in claimed:
-            failures.append((Path(path).name, f"output {target.name} would overwrite an input or another output"))
-            continue
-        claimed.add(target.name.lower())
-        try:
-            image = read_image(path)
-        except (ImageError, OSError) as error:
-            failures.append((Path(path).name, str(error).removeprefix(f"{Path(path).name}: ")))
-            continue
-        write_png(target, deblurrer(image, step))
-        written += 1
-    return written, failures

@@ -60,18 +60,20 @@ def _small_normal(shape, dtype=None):
     return 0.01 * keras.random.normal(shape, dtype=dtype)
 
 
-def _step_gate(step, width, name):
+def _step_gate(step, width, name, dtype):
     """A sigmoid Dense layer of the step, shaped (batch, 1, 1, width) to gate feature maps."""
-    gate = layers.Dense(width, activation="sigmoid", kernel_initializer=_small_normal, name=name)(step)
-    return layers.Reshape((1, 1, width), name=f"{name}_map")(gate)
+    gate = layers.Dense(width, activation="sigmoid", kernel_initializer=_small_normal, name=name, dtype=dtype)(step)
+    return layers.Reshape((1, 1, width), name=f"{name}_map", dtype=dtype)(gate)
 
 
-def build_model(architecture=Architecture()):
+def build_model(architecture=Architecture(), dtype_policy="float32"):
     """Build the network.
 
     Parameters
     ----------
     architecture : `Architecture`.
+    dtype_policy : Keras dtype policy of every layer but the output ("float32" or
+        "mixed_bfloat16"); the sigmoid output is always float32.
 
     Returns
     -------
@@ -80,27 +82,29 @@ def build_model(architecture=Architecture()):
     [0, 1] (1 = white paper), where b = ``architecture.border``. With the
     defaults and a 110 x 110 x 5 input: 67,185 parameters, 52 x 52 output.
     """
-    a = architecture
+    a, d = architecture, dtype_policy
     image = keras.Input((None, None, a.channels), name="image")
     step = keras.Input((1,), name="step")
     widths = [a.subdim] + [int(round((a.dim ** k * a.subdim ** (4 - k)) ** 0.25)) for k in (1, 2, 3)]
 
     x = image
     for index, width in enumerate(widths):
-        x = layers.Conv2D(width, 3, activation="elu", name=f"pre_conv{index}")(x)
-        x = layers.BatchNormalization(name=f"pre_norm{index}")(x)
-        x = x * _step_gate(step, width, f"pre_gate{index}")
-    x = layers.Conv2D(a.dim, 3, activation="tanh", name="pre_conv_out")(x)
-    x = x * _step_gate(step, a.dim, "pre_gate_out")
+        x = layers.Conv2D(width, 3, activation="elu", name=f"pre_conv{index}", dtype=d)(x)
+        x = layers.BatchNormalization(name=f"pre_norm{index}", dtype=d)(x)
+        x = x * _step_gate(step, width, f"pre_gate{index}", d)
+    x = layers.Conv2D(a.dim, 3, activation="tanh", name="pre_conv_out", dtype=d)(x)
+    x = x * _step_gate(step, a.dim, "pre_gate_out", d)
 
-    shared = layers.Conv2D(a.dim, a.shared_width, activation="tanh", name="shared")
-    crop = layers.Cropping2D((a.shared_width - 1) // 2, name="crop")
+    shared = layers.Conv2D(a.dim, a.shared_width, activation="tanh", name="shared", dtype=d)
+    crop = layers.Cropping2D((a.shared_width - 1) // 2, name="crop", dtype=d)
     for index in range(a.refinements):
-        gate = _step_gate(step, a.dim, f"refine_gate{index}")
+        gate = _step_gate(step, a.dim, f"refine_gate{index}", d)
         x = crop(x) * (1.0 - gate) + shared(x) * gate
 
-    x = layers.BatchNormalization(name="post_norm0")(
-        layers.Conv2D(int(round((a.subdim * a.dim) ** 0.5)), 1, activation="elu", name="post_conv0")(x))
-    x = layers.BatchNormalization(name="post_norm1")(layers.Conv2D(8, 1, activation="elu", name="post_conv1")(x))
+    x = layers.BatchNormalization(name="post_norm0", dtype=d)(
+        layers.Conv2D(int(round((a.subdim * a.dim) ** 0.5)), 1, activation="elu", name="post_conv0",
+                      dtype=d)(x))
+    x = layers.BatchNormalization(name="post_norm1", dtype=d)(
+        layers.Conv2D(8, 1, activation="elu", name="post_conv1", dtype=d)(x))
     output = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="output")(x)
     return keras.Model([image, step], output, name="hdc_deblur")

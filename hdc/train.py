@@ -232,11 +232,10 @@ class Trainer:
         from hdc.model import build_model
 
         self.run_dir, self.config, self.cache = Path(run_dir), config, cache
-        keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.mixed_precision else "float32")
         keras.utils.set_random_seed(config.seed)  # the run owns its randomness: initial weights follow its seed
         self.strategy = distribution_strategy(strategy_name)
         with self.strategy.scope():
-            self.model = build_model(config.architecture)
+            self.model = build_model(config.architecture, "mixed_bfloat16" if config.mixed_precision else "float32")
             self.optimizer = keras.optimizers.Adam(config.learning_rate)
             self.batches_done = tf.Variable(0, dtype=tf.int64, trainable=False)
             self.optimizer.build(self.model.trainable_variables)

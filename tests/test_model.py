@@ -46,3 +46,16 @@ def test_the_step_changes_the_output():
 def test_invalid_architecture(values):
     with pytest.raises(ValueError):
         Architecture(**values)
+
+
+def test_mixed_bfloat16_stays_close_to_float32():
+    architecture = Architecture(dim=8, subdim=8, refinements=2)
+    full = build_model(architecture)
+    mixed = build_model(architecture, "mixed_bfloat16")
+    mixed.set_weights(full.get_weights())
+    image = np.random.default_rng(2).normal(scale=0.3, size=(1, 48, 48, 5)).astype(np.float32)
+    step = np.array([[5.0]], np.float32)
+    expected = full([image, step], training=False).numpy()
+    result = mixed([image, step], training=False)
+    assert result.dtype == "float32"
+    assert np.abs(result.numpy() - expected).max() < 0.02

@@ -1,0 +1,116 @@
+"""Running a deblurring method over a folder of TIFFs: read, deblur and write overlapped.
+
+A method is either a plain callable ``method(image, step) -> image`` or an
+object with three stages, which the pipeline overlaps across images so that
+reading and preprocessing the next image and upscaling and writing the
+previous one run while the network works on the current one:
+
+- ``prepare(image) -> prepared`` (reader thread),
+- ``infer(prepared, step) -> result`` (calling thread),
+- ``finish(result, shape) -> image`` (writer thread).
+
+NumPy, SciPy, Pillow, tifffile and TensorFlow release the GIL in their heavy
+parts, so the threads use all cores. At most two images are read ahead and
+two written behind, so memory stays flat over any number of images.
+"""
+
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tqdm import tqdm
+
+from hdc.io import ImageError, read_image, write_png
+
+AHEAD = 2
+
+
+class PlainMethod:
+    """Adapts a plain callable (image, step) -> image to the three stages."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def prepare(self, image):
+        return image
+
+    def infer(self, image, step):
+        return self.function(image, step)
+
+    def finish(self, result, shape):
+        return result
+
+
+def staged(method):
+    """`method` itself when it has the three stages, else wrapped in `PlainMethod`."""
+    if all(hasattr(method, name) for name in ("prepare", "infer", "finish")):
+        return method
+    return PlainMethod(method)
+
+
+def output_path(input_path, output_dir):
+    """`output_dir`/<stem of input_path>.png."""
+    return Path(output_dir) / (Path(input_path).stem + ".png")
+
+
+def deblur_files(files, output_dir, step, method, progress=True):
+    """Deblur each TIFF of `files` into `output_dir`, carrying on past bad files.
+
+    Parameters
+    ----------
+    files : sorted list of input paths.
+    output_dir : existing, writable folder.
+    step : blur step 0..19.
+    method : callable (image (H, W) float32 in [0, 1], step) -> (H, W) float in [0, 1], or an object
+        with the stages prepare / infer / finish (e.g. `hdc.inference.Deblurrer`).
+    progress : show a progress bar on stderr.
+
+    Returns
+    -------
+    (written, failures): the number of PNGs written and a list of
+    (file name, reason) for the inputs that could not be processed.
+    """
+    method = staged(method)
+    inputs = {Path(path).resolve() for path in files}
+    jobs, failures, claimed = [], [], set()
+    for path in files:
+        target = output_path(path, output_dir)
+        if target.resolve() in inputs or target.name.lower() in claimed:
+            failures.append((Path(path).name, f"output {target.name} would overwrite an input or another output"))
+        else:
+            claimed.add(target.name.lower())
+            jobs.append((Path(path), target))
+
+    def load(path):
+        try:
+            image = read_image(path)
+        except (ImageError, OSError) as error:
+            return None, str(error).removeprefix(f"{path.name}: ")
+        return (method.prepare(image), image.shape), None
+
+    def store(result, shape, target):
+        write_png(target, method.finish(result, shape))
+
+    written = 0
+    with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writer, \
+            tqdm(total=len(jobs), desc=f"step {step}", unit="image", disable=not progress) as bar:
+        reads = deque(reader.submit(load, path) for path, _ in jobs[:AHEAD])
+        writes = deque()
+        for index, (path, target) in enumerate(jobs):
+            loaded, problem = reads.popleft().result()
+            if index + AHEAD < len(jobs):
+                reads.append(reader.submit(load, jobs[index + AHEAD][0]))
+            if problem is None:
+                prepared, shape = loaded
+                writes.append((path, target, writer.submit(store, method.infer(prepared, step), shape, target)))
+            else:
+                failures.append((path.name, problem))
+            while len(writes) > AHEAD or (writes and index == len(jobs) - 1):
+                source, destination, future = writes.popleft()
+                try:
+                    future.result()
+                    written += 1
+                except OSError as error:
+                    failures.append((source.name, f"cannot write {destination.name}: {error.strerror or error}"))
+            bar.update()
+    return written, failures

@@ -1,0 +1,68 @@
+"""The overlapped read / deblur / write pipeline."""
+
+import numpy as np
+from PIL import Image
+
+from conftest import text_like_image
+from hdc.io import write_tiff16
+from hdc.pipeline import deblur_files
+
+
+def make_inputs(folder, count, shape=(146, 236)):
+    folder.mkdir()
+    for index in range(count):
+        write_tiff16(folder / f"image_{index:02d}.tif", text_like_image(shape, seed=index))
+    return sorted(folder.iterdir())
+
+
+def test_the_network_is_traced_once_per_run(tmp_path, random_weights):
+    from hdc.inference import load_deblurrer
+
+    files = make_inputs(tmp_path / "in", 5)
+    deblurrer = load_deblurrer(3, random_weights)
+    (tmp_path / "out").mkdir()
+    written, failures = deblur_files(files, tmp_path / "out", 3, deblurrer, progress=False)
+    assert (written, failures) == (5, [])
+    assert deblurrer.traces == 1
+
+
+def test_pipeline_matches_the_plain_call_and_keeps_names(tmp_path, random_weights):
+    from hdc.inference import load_deblurrer
+
+    files = make_inputs(tmp_path / "in", 4)
+    deblurrer = load_deblurrer(8, random_weights)
+    (tmp_path / "out").mkdir()
+    deblur_files(files, tmp_path / "out", 8, deblurrer, progress=False)
+    from hdc.io import read_image, to_uint8
+
+    for path in files:
+        with Image.open(tmp_path / "out" / f"{path.stem}.png") as written:
+            expected = to_uint8(deblurrer(read_image(path), 8))
+            assert np.array_equal(np.asarray(written), expected)
+
+
+def test_plain_callables_and_bad_files(tmp_path):
+    files = make_inputs(tmp_path / "in", 3)
+    files[1].write_bytes(b"broken")
+    (tmp_path / "out").mkdir()
+    written, failures = deblur_files(files, tmp_path / "out", 0, lambda image, step: 1 - image, progress=False)
+    assert written == 2 and [name for name, _ in failures] == ["image_01.tif"]
+    with Image.open(tmp_path / "out" / "image_00.png") as image:
+        assert np.asarray(image).mean() < 128
+
+
+def test_a_write_failure_is_reported_not_raised(tmp_path, monkeypatch):
+    import hdc.pipeline
+
+    files = make_inputs(tmp_path / "in", 3)
+    (tmp_path / "out").mkdir()
+    real_write = hdc.pipeline.write_png
+
+    def flaky(path, image):
+        if path.name == "image_01.png":
+            raise OSError(28, "No space left on device")
+        real_write(path, image)
+
+    monkeypatch.setattr(hdc.pipeline, "write_png", flaky)
+    written, failures = deblur_files(files, tmp_path / "out", 0, lambda image, step: image, progress=False)
+    assert written == 2 and failures == [("image_01.tif", "cannot write image_01.png: No space left on device")]
