@@ -81,3 +81,10 @@ def test_drawn_cameras_stay_in_their_ranges():
         area_radius = np.sqrt((camera.psf > camera.psf.max() / 2).sum() / np.pi)
         assert 0.8 * low - 1 <= area_radius <= 1.2 * high + 1
         assert 0 <= camera.glare <= 0.85 and 0.8 <= camera.gain <= 0.97
+
+
+def test_hotspot_peaks_at_its_centre_with_the_measured_falloff():
+    spot = physics.hotspot((201, 201), amplitude=0.2, width=0.35, power=1.3)
+    assert spot[100, 100] == pytest.approx(0.2)
+    assert spot[100, 120] / spot[100, 100] == pytest.approx(0.61, abs=0.03)  # d = 0.2
+    assert spot[100, 140] / spot[100, 100] == pytest.approx(0.31, abs=0.03)  # d = 0.4
