@@ -397,6 +397,54 @@ def train(run_dir, config, cache_dir=None, strategy="default", resume=False, pro
     return losses
 
 
+RELEASED_FILES = ("config.json", "log.csv", "loss.png")
+
+
+def release(run_dir, destination):
+    """Copy a run's weights, manifest, config, log, plot and latest checkpoint into `destination` (e.g. weights/).
+
+    The checkpoint goes to `destination`/checkpoint, so that training can later
+    continue from the release (``--resume --from-release``).
+    """
+    import shutil
+
+    import tensorflow as tf
+
+    run_dir, destination = Path(run_dir), Path(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    for path in sorted((run_dir / "weights").iterdir()):
+        shutil.copy2(path, destination / path.name)
+    for name in RELEASED_FILES:
+        if (run_dir / name).is_file():
+            shutil.copy2(run_dir / name, destination / name)
+    checkpoints = run_dir / "checkpoints"
+    if checkpoints.is_dir():
+        target = destination / "checkpoint"
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir()
+        latest = Path(tf.train.latest_checkpoint(str(checkpoints)))
+        for path in checkpoints.glob(latest.name + ".*"):
+            shutil.copy2(path, target / path.name)
+        (target / "checkpoint").write_text(f'model_checkpoint_path: "{latest.name}"\n'
+                                           f'all_model_checkpoint_paths: "{latest.name}"\n')
+
+
+def seed_from_release(run_dir, source):
+    """Start a run folder from a release: its config, log, plot and checkpoint."""
+    import shutil
+
+    run_dir, source = Path(run_dir), Path(source)
+    if (run_dir / CONFIG_NAME).is_file():
+        raise ValueError(f"{run_dir} already holds a run; --from-release needs a new folder")
+    if not (source / "checkpoint").is_dir() or not (source / CONFIG_NAME).is_file():
+        raise ValueError(f"{source} holds no released checkpoint and config.json")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name in RELEASED_FILES:
+        if (source / name).is_file():
+            shutil.copy2(source / name, run_dir / name)
+    shutil.copytree(source / "checkpoint", run_dir / "checkpoints")
+
+
 def parse_arguments(argv):
     defaults = TrainingConfig()
     parser = argparse.ArgumentParser(prog="python -m hdc.train", description=__doc__.split("\n\n")[0])
@@ -407,6 +455,10 @@ def parse_arguments(argv):
     parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
                         help="tf.distribute strategy: mirrored over local GPUs, or multi-worker through TF_CONFIG")
     parser.add_argument("--max-minutes", type=float, help="stop (after a checkpoint) after this many minutes")
+    parser.add_argument("--release", type=Path, metavar="DIR",
+                        help="after training, copy weights, manifest, config, log, plot and checkpoint to DIR")
+    parser.add_argument("--from-release", type=Path, metavar="DIR",
+                        help="with --resume: start RUN_DIR from a release folder (e.g. weights/) and continue it")
     parser.add_argument("--quiet", action="store_true")
     for field in dataclasses.fields(TrainingConfig):
         if field.name in ("architecture", "median_widths"):
@@ -447,6 +499,10 @@ def resolve_config(arguments):
 def main(argv=None):
     arguments = parse_arguments(argv)
     try:
+        if arguments.from_release:
+            if not arguments.resume:
+                raise ValueError("--from-release goes with --resume")
+            seed_from_release(arguments.run_dir, arguments.from_release)
         config = resolve_config(arguments)
     except (ValueError, OSError, json.JSONDecodeError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -458,6 +514,9 @@ def main(argv=None):
                              not arguments.quiet, arguments.max_minutes)
     print(f"training loss {loss:.4f}, validation loss {validation if validation is None else round(validation, 4)}; "
           f"weights in {arguments.run_dir / 'weights'}")
+    if arguments.release:
+        release(arguments.run_dir, arguments.release)
+        print(f"released to {arguments.release}")
     return 0
 
 

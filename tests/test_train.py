@@ -96,3 +96,16 @@ def test_schedule_and_step_weights():
     assert probabilities[2] == 0 and probabilities[1] > probabilities[0] > 0
     probabilities = step_probabilities(np.array([0, 19]), config, seen=1000)
     assert probabilities[1] == pytest.approx(3 * probabilities[0])
+
+
+def test_release_and_continue_from_it(tmp_path, tiny_cache):
+    config_file = tmp_path / "tiny.json"
+    config_file.write_text(json.dumps(TINY))
+    assert main([str(tmp_path / "first"), "--config", str(config_file), "--cache", str(tiny_cache), "--samples", "32",
+                 "--quiet", "--release", str(tmp_path / "released")]) == 0
+    released = sorted(p.name for p in (tmp_path / "released").iterdir())
+    assert released == ["checkpoint", "config.json", "log.csv", "loss.png", "manifest.json", "synthetic.weights.h5"]
+    assert main([str(tmp_path / "second"), "--resume", "--from-release", str(tmp_path / "released"), "--cache",
+                 str(tiny_cache), "--samples", "64", "--quiet"]) == 0
+    rows = (tmp_path / "second" / "log.csv").read_text().splitlines()
+    assert rows[-1].startswith("64,") and any(row.startswith("32,") for row in rows)
