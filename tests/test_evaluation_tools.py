@@ -99,3 +99,31 @@ def test_evaluate_command_line(tmp_path, test_set, capsys):
     text = capsys.readouterr().out
     assert "| 1 | 2 |" in text and "Stop step" in text
     assert evaluate_main([str(tmp_path / "nothing"), str(test_set)]) == 2
+
+
+def test_real_capture_command_scores_named_images(tmp_path, test_set, capsys):
+    from evaluation import real
+
+    folder = tmp_path / "full" / "CAM02"
+    folder.mkdir(parents=True)
+    for sample in find_samples(test_set):
+        shutil.copy(sample.blurred, folder / sample.blurred.name)
+        if sample.text:
+            shutil.copy(sample.text, folder / sample.text.name)
+    (folder / "notes.png").write_bytes(b"not a capture")
+    assert real.main([str(tmp_path / "full"), str(tmp_path / "out"), "--method", "identity"]) == 0
+    report = (tmp_path / "out" / "real.md").read_text()
+    assert report.count("focusStep_1_") == 2 and "notes" not in report
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == [
+        "focusStep_1_timesR_size_30_sample_0001.png", "focusStep_1_verdanaRef_size_30_sample_0001.png"]
+
+
+def test_step_sweep_figure(tmp_path, random_weights):
+    from evaluation import sweep
+    from conftest import text_like_image
+
+    image = text_like_image((146, 236))
+    outputs = sweep.sweep(image, random_weights, steps=range(3))
+    assert sorted(outputs) == [0, 1, 2] and all(o.shape == image.shape for o in outputs.values())
+    sweep.figure(image, outputs, 1, tmp_path / "sweep.png")
+    assert (tmp_path / "sweep.png").stat().st_size > 1000
