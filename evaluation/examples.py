@@ -1,0 +1,71 @@
+"""Input / output / target examples side by side (as the seed article's Figure 8).
+
+    python -m evaluation.examples TEST_DIR RUN_DIR OUTPUT_PNG [--steps 3,5,7,9,11,13] [--font Verdana]
+
+RUN_DIR is a folder written by ``python -m evaluation.run`` (outputs/step{N}/<name>.png).
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from hdc.synthetic import parse_steps
+
+
+def crop_middle_line(image):
+    """The band of the middle text line: rows 40-62 %, columns 12-88 % of the frame."""
+    rows, columns = image.shape
+    return image[int(rows * 0.40):int(rows * 0.62), int(columns * 0.12):int(columns * 0.88)]
+
+
+def normalized(image):
+    return np.clip(image / max(float(np.percentile(image, 99.5)), 1e-3), 0, 1)
+
+
+def figure(test_dir, run_dir, path, steps, font="Verdana", sample=1):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hdc.dataset import find_samples
+    from hdc.io import read_image
+
+    chosen = {s.step: s for s in find_samples(test_dir, set(steps)) if s.kind == font and s.key == sample}
+    steps = [step for step in steps if step in chosen]
+    plot, axes = plt.subplots(len(steps), 3, figsize=(12, 1.3 * len(steps)))
+    axes = np.atleast_2d(axes)
+    for row, step in enumerate(steps):
+        item = chosen[step]
+        output = Path(run_dir) / "outputs" / f"step{step}" / f"{item.stem}.png"
+        panels = (normalized(read_image(item.blurred)), read_image(output), normalized(read_image(item.sharp)))
+        for column, panel in enumerate(panels):
+            axes[row, column].imshow(crop_middle_line(panel), cmap="gray", vmin=0, vmax=1)
+            axes[row, column].set_xticks([])
+            axes[row, column].set_yticks([])
+        axes[row, 0].set_ylabel(f"step {step}", fontsize=9)
+    for column, title in enumerate(("blurred input (CAM02)", f"output ({Path(run_dir).name})", "sharp target (CAM01)")):
+        axes[0, column].set_title(title, fontsize=10)
+    plot.tight_layout(pad=0.3)
+    plot.savefig(path, dpi=90)
+    plt.close(plot)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m evaluation.examples", description=__doc__.split("\n\n")[0])
+    parser.add_argument("test_dir", type=Path)
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("output", type=Path)
+    parser.add_argument("--steps", type=parse_steps, default=[3, 5, 7, 9, 11, 13])
+    parser.add_argument("--font", choices=("Times", "Verdana"), default="Verdana")
+    arguments = parser.parse_args(argv)
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
+    figure(arguments.test_dir, arguments.run_dir, arguments.output, arguments.steps, arguments.font)
+    print(f"wrote {arguments.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
