@@ -3,7 +3,8 @@
     python -m evaluation.leaderboard RUN_DIR [RUN_DIR ...] [--output docs/leaderboard]
 
 Each RUN_DIR is a folder written by ``python -m evaluation.run`` (it holds
-scores/results.json). Methods are ranked by the stop step, then the mean
+scores/results.json); its per-step, sanity and real-capture tables follow the
+ranking in leaderboard.md. Methods are ranked by the stop step, then the mean
 score at the stop step, then at the steps below (the official tie-break).
 The published results (evaluation/data/published_results.csv, from the seed
 article's Table 1) were measured on the real test set and only give scores
@@ -78,6 +79,16 @@ def markdown(entries):
     return "\n".join(lines) + "\n"
 
 
+def details(runs):
+    """The per-step, sanity and real-capture tables of our runs, as written by evaluation.run and evaluation.real."""
+    parts = []
+    for run in runs:
+        for name in ("scores/results.md", "sanity/sanity.md", "real/real.md"):
+            if (Path(run) / name).is_file():
+                parts.append((Path(run) / name).read_text())
+    return ("\n## Details of our runs\n\n" + "\n".join(parts)) if parts else ""
+
+
 def plot(entries, path):
     import matplotlib
 
@@ -121,7 +132,7 @@ def main(argv=None):
         print("error: nothing to rank", file=sys.stderr)
         return 2
     arguments.output.mkdir(parents=True, exist_ok=True)
-    table = markdown(entries)
+    table = markdown(entries) + details(arguments.runs)
     (arguments.output / "leaderboard.md").write_text(table)
     plot(entries, arguments.output / "leaderboard.png")
     print(table)
