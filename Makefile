@@ -9,7 +9,11 @@ DEBIAN_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-liberation2 fonts-dejav
 	fonts-urw-base35 ttf-bitstream-vera
 DEMO_STEP ?= 7
 
-.PHONY: setup system-packages demo test clean
+TEST_SET := data/test-seed777
+TUNING_SET := data/tune-seed1001
+REAL_DIR ?= ../shared/hdc2021-real/full
+
+.PHONY: setup system-packages demo test results benchmark clean
 
 setup: system-packages $(VENV)/.installed
 
@@ -38,6 +42,25 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q tests
+
+# The published numbers: a synthetic test set (seed never used in training), the Wiener balance tuned on a
+# disjoint set, our network and both baselines over every step, the real captures, the leaderboard.
+results: setup
+	test -d $(TEST_SET) || $(PY) -m hdc.synthetic $(TEST_SET) --steps 0-19 --per-font 20 --seed 777 --layout test
+	test -d $(TUNING_SET) || $(PY) -m hdc.synthetic $(TUNING_SET) --steps 0-19 --per-font 4 --seed 1001
+	test -f evaluation/wiener_balance.json || $(PY) -m evaluation.baselines tune $(TUNING_SET)
+	for method in network identity wiener; do \
+		$(PY) -m evaluation.run $(TEST_SET) runs/eval/$$method --method $$method || exit 1; \
+		if [ -d $(REAL_DIR) ]; then $(PY) -m evaluation.real $(REAL_DIR) runs/eval/$$method/real --method $$method; fi; \
+	done
+	$(PY) -m evaluation.leaderboard runs/eval/network runs/eval/wiener runs/eval/identity --output docs/results
+	$(PY) -m evaluation.examples $(TEST_SET) runs/eval/network docs/results/examples-verdana.png --font Verdana
+	$(PY) -m evaluation.examples $(TEST_SET) runs/eval/network docs/results/examples-times.png --font Times
+	$(PY) -m evaluation.sweep $(TEST_SET)/steps_5_to_9/CAM02_blurred/focusStep_6_verdanaRef_size_30_sample_0001.tif 6 \
+		docs/results/sweep-step6.png
+
+benchmark: setup
+	$(PY) -m evaluation.benchmark --output docs/benchmark
 
 clean:
 	rm -rf demo .pytest_cache

@@ -15,6 +15,7 @@ with what is known.
 import argparse
 import csv
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -135,6 +136,10 @@ def main(argv=None):
     table = markdown(entries) + details(arguments.runs)
     (arguments.output / "leaderboard.md").write_text(table)
     plot(entries, arguments.output / "leaderboard.png")
+    for run in arguments.runs:
+        figure = run / "scores" / "percentiles.png"
+        if figure.is_file():
+            shutil.copy2(figure, arguments.output / f"{run.name}-percentiles.png")
     print(table)
     return 0
 
