@@ -1,5 +1,3 @@
 """hdc-deblur: a step-conditioned deblurring network for the Helsinki Deblur Challenge 2021."""
 
 __version__ = "0.1.0"
-
-STEPS = range(20)
