@@ -44,8 +44,14 @@ class Deblurrer:
         return output.numpy()[0, :, :, 0]
 
     def finish(self, result, shape):
-        """Upscale a working-scale result to the input's `shape` (H, W); float32 in [0, 1]."""
-        return np.clip(resize(result, shape, "bicubic"), 0.0, 1.0)
+        """Upscale a working-scale result to the input's `shape` (H, W), paper brought to white; float32 in [0, 1].
+
+        The result is divided by its own background surface, fitted on the text-free border as for the input,
+        so the paper, and with it the leftmost columns where the scorer takes its white point, is white even
+        where the network leaves it grey.
+        """
+        surface = self.preprocessor.fit_for(result.shape)(result)
+        return np.clip(resize(result / np.maximum(surface, 0.05), shape, "bicubic"), 0.0, 1.0)
 
     def __call__(self, image, step):
         """Deblur `image` (H, W) float32 in [0, 1] at blur `step`; returns (H, W) float32 in [0, 1]."""

@@ -26,7 +26,7 @@ import numpy as np
 
 CONFIG_NAME = "config.json"
 # Options that --resume may change: the length of the run and its schedule, not its data.
-RESUMABLE = ("samples", "decay_start", "decay_half_life", "checkpoint_minutes", "log_every")
+RESUMABLE = ("samples", "decay_start", "decay_half_life", "checkpoint_minutes", "log_every", "central_fraction")
 
 
 @dataclasses.dataclass
@@ -45,6 +45,8 @@ class TrainingConfig:
     learning_rate : Adam's initial rate (the article: 10^-2.5).
     decay_start, decay_half_life : after `decay_start` crops the rate halves every `decay_half_life` crops.
     step_weight : how much more often step 19 is drawn than step 0 (linear in between; 1 = uniform).
+    central_fraction : share of crops centred in the text area; the others fall anywhere, so that the
+        network also learns that the paper far from the text is white.
     curriculum : crops over which the highest step drawn ramps from steps[len//2] up to the last step (0 = off).
     validation_fraction : images held out (by sample, never by crop) for the validation loss.
     validation_crops : crops in the fixed validation set.
@@ -69,6 +71,7 @@ class TrainingConfig:
     decay_start: int = 200_000
     decay_half_life: int = 100_000
     step_weight: float = 2.0
+    central_fraction: float = 0.4
     curriculum: int = 40_000
     validation_fraction: float = 0.1
     validation_crops: int = 512
@@ -91,7 +94,7 @@ class TrainingConfig:
         for name in ("per_step", "batch", "samples", "validation_crops", "log_every", "reduction"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 problems.append(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("natural_fraction", "validation_fraction"):
+        for name in ("natural_fraction", "validation_fraction", "central_fraction"):
             if not 0 <= getattr(self, name) < 1:
                 problems.append(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if not self.learning_rate > 0 or not self.scale > 0 or not self.step_weight > 0:
@@ -143,21 +146,21 @@ def step_probabilities(steps_of_rows, config, seen):
     return weights / weights.sum()
 
 
-def crop_batch(cache, rows, rng, crop, border, flip=True):
+def crop_batch(cache, rows, rng, crop, border, flip=True, central_fraction=0.4):
     """Random crops of the given cache rows.
 
     Returns
     -------
     inputs (n, crop, crop, channels) float32, steps (n, 1) float32,
     targets (n, crop - 2 border, crop - 2 border, 1) float32 in [0, 1].
-    Crop centres fall in the central text area three times out of four.
+    A `central_fraction` of the crops fall in the central text area, the others anywhere.
     """
     rows_count, columns_count = cache.inputs.shape[1:3]
     n = len(rows)
     inputs = np.empty((n, crop, crop, cache.inputs.shape[3]), np.float32)
     targets = np.empty((n, crop - 2 * border, crop - 2 * border, 1), np.float32)
     for position, row in enumerate(rows):
-        if rng.random() < 0.75:
+        if rng.random() < central_fraction:
             top = int(rng.integers(rows_count // 5, max(rows_count // 5 + 1, 4 * rows_count // 5 - crop)))
             left = int(rng.integers(columns_count // 8, max(columns_count // 8 + 1, 7 * columns_count // 8 - crop)))
         else:
@@ -178,7 +181,8 @@ def training_batch(cache, train_rows, config, index):
     rng = np.random.default_rng([config.seed, 1, index])
     probabilities = step_probabilities(cache.meta[train_rows, 0], config, index * config.batch)
     rows = rng.choice(train_rows, size=config.batch, p=probabilities)
-    return crop_batch(cache, rows, rng, config.crop, config.architecture.border)
+    return crop_batch(cache, rows, rng, config.crop, config.architecture.border,
+                      central_fraction=config.central_fraction)
 
 
 def validation_set(cache, validation_rows, config):

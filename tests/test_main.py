@@ -175,3 +175,18 @@ def test_command_line_exit_code_and_single_error_line(tmp_path):
                              str(tmp_path / "out"), "7"], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error: INPUT_DIR")
+
+
+def test_shipped_weights_give_a_white_left_margin_and_dark_text(tmp_path, capsys):
+    from hdc import synthetic
+    from hdc.dataset import find_samples
+
+    synthetic.main([str(tmp_path / "data"), "--steps", "3", "--per-font", "1", "--workers", "1", "--seed", "9"])
+    sample = find_samples(tmp_path / "data")[0]
+    code, _, err = run(capsys, sample.blurred.parent, tmp_path / "out", 3)
+    assert code == 0, err
+    with Image.open(tmp_path / "out" / f"{sample.stem}.png") as image:
+        pixels = np.asarray(image)
+    assert pixels.shape == (1460, 2360) and pixels.dtype == np.uint8
+    assert pixels[:, :50].min() > 0 and np.median(pixels[:, :50]) >= 240
+    assert np.percentile(pixels[500:1000, 500:1900], 1) < 80  # dark text in the middle
