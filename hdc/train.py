@@ -447,6 +447,8 @@ def seed_from_release(run_dir, source):
         if (source / name).is_file():
             shutil.copy2(source / name, run_dir / name)
     shutil.copytree(source / "checkpoint", run_dir / "checkpoints")
+    if (source / "checkpoint" / "log.csv").is_file():  # the log up to the checkpoint, if newer than the weights'
+        shutil.move(run_dir / "checkpoints" / "log.csv", run_dir / "log.csv")
 
 
 def parse_arguments(argv):
