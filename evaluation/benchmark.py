@@ -243,8 +243,8 @@ def main(argv=None):
     parser.add_argument("--train-batches", type=int, default=20)
     arguments = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    results = run(arguments.images, arguments.repeats, arguments.step, arguments.weights, arguments.output,
-                  arguments.train_batches)
+    run(arguments.images, arguments.repeats, arguments.step, arguments.weights, arguments.output,
+        arguments.train_batches)
     print((arguments.output / "benchmark.md").read_text())
     return 0
 

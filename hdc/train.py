@@ -186,10 +186,10 @@ def training_batch(cache, train_rows, config, index):
 
 
 def validation_set(cache, validation_rows, config):
-    """The fixed validation crops (no flips)."""
+    """The fixed validation crops: no flips, and a fixed central share, whatever the training's."""
     rng = np.random.default_rng([config.seed, 2])
     rows = rng.choice(validation_rows, size=config.validation_crops)
-    return crop_batch(cache, rows, rng, config.crop, config.architecture.border, flip=False)
+    return crop_batch(cache, rows, rng, config.crop, config.architecture.border, flip=False, central_fraction=0.4)
 
 
 def make_dataset(cache, train_rows, config, first_batch, last_batch):

@@ -8,7 +8,6 @@ from PIL import Image
 
 import main as entry
 from conftest import text_like_image
-from hdc.io import write_tiff16
 
 
 def run(capsys, *argv):
