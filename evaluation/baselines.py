@@ -7,7 +7,7 @@
 The Wiener baseline divides out the vignetting (the same background fit as
 the network's preprocessing), deconvolves at half resolution with a round
 disc of the nominal radius of the step (`hdc.physics.NOMINAL_RADIUS`) using
-scikit-image's `restoration.wiener`, and upscales back. Its regularization
+scikit-image's `restoration.wiener` (`hdc.preprocessing.wiener_deconvolve`), and upscales back. Its regularization
 weight per step comes from `wiener_balance.json`, chosen by ``tune`` on a
 synthetic set made with a seed disjoint from the test set's.
 """
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hdc.physics import NOMINAL_RADIUS, defocus_psf
-from hdc.preprocessing import BackgroundFit, resize
+from hdc.physics import NOMINAL_RADIUS
+from hdc.preprocessing import BackgroundFit, resize, wiener_deconvolve
 
 BALANCE_FILE = Path(__file__).resolve().parent / "wiener_balance.json"
 BALANCE_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
@@ -37,17 +37,12 @@ def wiener(image, step, balance=None, reduction=2):
     balance : regularization weight (default: the tuned value of the step).
     reduction : work at 1/reduction of the input resolution (the scorer reads at 1/2 anyway).
     """
-    from skimage.restoration import wiener as skimage_wiener
-
     if balance is None:
         balance = tuned_balance(step)
     shape = (max(8, round(image.shape[0] / reduction)), max(8, round(image.shape[1] / reduction)))
     small = resize(image, shape, "box")
     flat = small / np.maximum(BackgroundFit(shape)(small), 1e-3)
-    psf = defocus_psf(NOMINAL_RADIUS[step] / reduction)
-    pad = psf.shape[0]
-    padded = np.pad(flat, pad, mode="symmetric")
-    restored = skimage_wiener(padded, psf, balance, clip=False)[pad:-pad, pad:-pad]
+    restored = wiener_deconvolve(flat, NOMINAL_RADIUS[step] / reduction, balance)
     return np.clip(resize(restored.astype(np.float32), image.shape, "bicubic"), 0.0, 1.0)
 
 

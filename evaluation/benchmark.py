@@ -7,7 +7,7 @@ On N full-size (2360 x 1460, 16-bit) synthetic TIFFs, in one run:
 - the inference pipeline of main.py (weights loaded and traced once, warm-up excluded), and its
   ratio to the floor, the figure to drive down;
 - main.py end to end as a command (start-up and weight loading included), seconds per image;
-- each stage alone: read, downscale, background fit, median filters, model, upscale, PNG write;
+- each stage alone: read, downscale, background fit, median filters, Wiener channel, model, upscale, PNG write;
 - the model in float32 vs mixed_bfloat16 (time and largest output difference), tf.function vs predict;
 - peak memory of main.py over 10 and over 200 images;
 - OCR scoring, images per second; training, crops per second (a short fixed run).
@@ -66,21 +66,27 @@ def peak_memory(input_dir, output_dir, step, weights):
 def stage_times(files, deblurrer, step, repeats):
     """Seconds per stage, each timed alone on the first image."""
     from hdc.io import read_image, write_png
-    from hdc.preprocessing import downscale, flatten_background, median_stack, resize
+    from hdc.physics import NOMINAL_RADIUS
+    from hdc.preprocessing import downscale, flatten_background, median_stack, resize, wiener_deconvolve
 
     image = read_image(files[0])
     small = downscale(image, deblurrer.preprocessor.scale)
     fit = deblurrer.preprocessor.fit_for(small.shape)
     flat = flatten_background(small, fit)
-    prepared = deblurrer.prepare(image)
+    prepared = deblurrer.prepare(image, step)
     result = deblurrer.infer(prepared, step)
     finished = deblurrer.finish(result, image.shape)
     scratch = Path(tempfile.mkdtemp()) / "stage.png"
+    preprocessor = deblurrer.preprocessor
+    wiener = {} if preprocessor.wiener_balance is None else {"Wiener channel": median_time(
+        lambda: wiener_deconvolve(flat, NOMINAL_RADIUS[step] / preprocessor.full_scale(flat.shape),
+                                  preprocessor.wiener_balance), repeats)}
     return {
         "read TIFF": median_time(lambda: read_image(files[0]), repeats),
         "downscale": median_time(lambda: downscale(image, deblurrer.preprocessor.scale), repeats),
         "background fit": median_time(lambda: flatten_background(small, fit), repeats),
         "median filters": median_time(lambda: median_stack(flat, deblurrer.preprocessor.median_widths), repeats),
+        **wiener,
         "model": median_time(lambda: deblurrer.infer(prepared, step), repeats),
         "upscale": median_time(lambda: resize(result, image.shape, "bicubic"), repeats),
         "PNG write": median_time(lambda: write_png(scratch, finished), repeats),
@@ -94,7 +100,7 @@ def precision_comparison(files, spec, step, repeats):
 
     full = Deblurrer(spec, "float32")
     mixed = Deblurrer(spec, "mixed_bfloat16")
-    prepared = [full.prepare(read_image(path)) for path in files[:4]]
+    prepared = [full.prepare(read_image(path), step) for path in files[:4]]
     difference = max(float(np.abs(full.infer(p, step) - mixed.infer(p, step)).max()) for p in prepared)
     batch = [prepared[0][None], np.array([[float(step)]], np.float32)]
     return {"float32 tf.function (s)": median_time(lambda: full.infer(prepared[0], step), repeats),
@@ -103,8 +109,9 @@ def precision_comparison(files, spec, step, repeats):
             "largest output difference, bf16 vs float32 (of 1)": difference}
 
 
-def training_rate(batches=20, crop=160, batch=16):
-    """Crops per second of the training step in float32 and mixed_bfloat16 (random data, fixed run)."""
+def training_rate(architecture, batches=20, crop=160, batch=16):
+    """Crops per second of the training step of `architecture` in float32 and mixed_bfloat16 (random data,
+    fixed run)."""
     import keras
     import tensorflow as tf
 
@@ -112,11 +119,12 @@ def training_rate(batches=20, crop=160, batch=16):
 
     rates = {}
     rng = np.random.default_rng(0)
-    inputs = rng.normal(scale=0.2, size=(batch, crop, crop, 5)).astype(np.float32)
-    targets = rng.random((batch, crop - 58, crop - 58, 1)).astype(np.float32)
+    inputs = rng.normal(scale=0.2, size=(batch, crop, crop, architecture.channels)).astype(np.float32)
+    out = crop - 2 * architecture.border
+    targets = rng.random((batch, out, out, 1)).astype(np.float32)
     steps = rng.integers(0, 20, (batch, 1)).astype(np.float32)
     for policy in ("float32", "mixed_bfloat16"):
-        model = build_model(dtype_policy=policy)
+        model = build_model(architecture, policy)
         optimizer = keras.optimizers.Adam(10 ** -2.5)
         loss = keras.losses.BinaryCrossentropy()
 
@@ -204,7 +212,7 @@ def run(count, repeats, step, weights=None, output=None, train_batches=20):
         pairs = [(out / f"{p.stem}.png", truth[p.stem]) for p in files]
         ocr_seconds = median_time(lambda: score_many(pairs), 1)
         results["OCR scoring (images/s)"] = len(pairs) / ocr_seconds
-    results["training (crops/s, 160x160, batch 16)"] = training_rate(train_batches)
+    results["training (crops/s, 160x160, batch 16)"] = training_rate(spec.architecture, train_batches)
     if output:
         write(results, Path(output))
     return results

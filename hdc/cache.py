@@ -7,7 +7,7 @@ dataset into memory:
     inputs.npy   (capacity, h, w, channels) float16   network inputs
     targets.npy  (capacity, h, w) uint8               targets, 255 = white
     meta.npy     (capacity, 3) int32                  step, kind (0 Times, 1 Verdana, 2 natural), sample id
-    cache.json   shape, scale, median widths, source, count of filled rows
+    cache.json   shape, scale, median widths, Wiener balance, source, count of filled rows
 
 Samples come from the synthetic generator (in memory, at reduced resolution
 for speed) or from a real dataset folder through `hdc.dataset`.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hdc.preprocessing import Preprocessor, downscale, prepare_target, resize, working_shape
+from hdc.preprocessing import downscale, prepare_target, resize, working_shape
 from hdc.synthetic import KIND_CODES
 from hdc.text import CAMERA_SHAPE
 
@@ -47,18 +47,29 @@ class Cache:
         return self.inputs.shape[0]
 
     @classmethod
-    def create(cls, folder, capacity, shape, channels, scale, median_widths, source):
-        """Make an empty cache for `capacity` samples of working-scale `shape` (rows, columns)."""
+    def create(cls, folder, capacity, shape, preprocessor, source):
+        """Make an empty cache for `capacity` samples of working-scale `shape` (rows, columns) made by
+        `preprocessor` (a `hdc.preprocessing.Preprocessor`)."""
+        channels = preprocessor.channels
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         rows, columns = shape
         np.lib.format.open_memmap(folder / "inputs.npy", "w+", np.float16, (capacity, rows, columns, channels))
         np.lib.format.open_memmap(folder / "targets.npy", "w+", np.uint8, (capacity, rows, columns))
         np.lib.format.open_memmap(folder / "meta.npy", "w+", np.int32, (capacity, 3))
-        info = {"shape": [rows, columns], "channels": channels, "scale": scale,
-                "median_widths": list(median_widths), "source": source, "count": 0}
+        info = {"shape": [rows, columns], "channels": channels, "scale": preprocessor.scale,
+                "median_widths": list(preprocessor.median_widths), "wiener_balance": preprocessor.wiener_balance,
+                "source": source, "count": 0}
         (folder / INFO_NAME).write_text(json.dumps(info, indent=1))
         return cls(folder)
+
+    def check(self, preprocessor, source):
+        """Raise ValueError unless this cache was built by `preprocessor` from `source`."""
+        wanted = {"scale": preprocessor.scale, "median_widths": list(preprocessor.median_widths),
+                  "wiener_balance": preprocessor.wiener_balance, "source": source}
+        found = {key: self.info.get(key) for key in wanted}
+        if found != wanted:
+            raise ValueError(f"the cache in {self.folder} was built with other settings: {found}, not {wanted}")
 
     def append(self, network_input, target, step, kind, sample):
         """Store one sample in the next free row; the count is saved after each flush."""
@@ -99,10 +110,11 @@ def synthetic_plan(steps, per_step, natural_fraction, seed):
 
 
 def synthetic_sample(job):
-    """Make one preprocessed synthetic sample; `job` = (seed, step, kind, index, scale, median widths, reduction)."""
+    """Make one preprocessed synthetic sample; `job` = (seed, step, kind, index, preprocessor, reduction)."""
     from hdc import synthetic
 
-    seed, step, kind, index, scale, median_widths, reduction = job
+    seed, step, kind, index, preprocessor, reduction = job
+    scale = preprocessor.scale
     kind_name = {code: name for name, code in KIND_CODES.items()}[kind]
     rng = synthetic.sample_rng(seed, step, kind_name, index)
     shape = working_shape(CAMERA_SHAPE, scale)
@@ -113,29 +125,29 @@ def synthetic_sample(job):
     else:
         pair = synthetic.text_pair(step, kind_name, rng, reduction=reduction)
         target = prepare_target(pair.scene, scale / reduction, shape=shape)
-    network_input = Preprocessor(scale / reduction, median_widths)(pair.blurred, shape)
+    network_input = preprocessor(pair.blurred, step, shape)
     return network_input, target, (step, kind, index)
 
 
-def build_synthetic(folder, steps, per_step, natural_fraction, seed, scale, median_widths, reduction=2,
+def build_synthetic(folder, steps, per_step, natural_fraction, seed, preprocessor, reduction=2,
                     workers=None, progress=True):
-    """Create (or resume filling) a synthetic cache in `folder`. Returns the `Cache`."""
+    """Create (or resume filling) a synthetic cache in `folder` with inputs made by `preprocessor`
+    (a `hdc.preprocessing.Preprocessor`). Returns the `Cache`."""
     import multiprocessing
     import os
 
     from tqdm import tqdm
 
     plan = synthetic_plan(steps, per_step, natural_fraction, seed)
-    shape = working_shape(CAMERA_SHAPE, scale)
+    shape = working_shape(CAMERA_SHAPE, preprocessor.scale)
     source = {"kind": "synthetic", "seed": seed, "steps": list(steps), "per_step": per_step,
               "natural_fraction": natural_fraction, "reduction": reduction}
     if (Path(folder) / INFO_NAME).is_file():
         cache = Cache(folder)
-        if cache.info["source"] != source or cache.info["scale"] != scale:
-            raise ValueError(f"the cache in {folder} was built with other settings: {cache.info['source']}")
+        cache.check(preprocessor, source)
     else:
-        cache = Cache.create(folder, len(plan), shape, 1 + len(median_widths), scale, median_widths, source)
-    jobs = [(seed, step, kind, index, scale, tuple(median_widths), reduction)
+        cache = Cache.create(folder, len(plan), shape, preprocessor, source)
+    jobs = [(seed, step, kind, index, preprocessor, reduction)
             for step, kind, index in plan[cache.count:]]
     if not jobs:
         return cache
@@ -152,8 +164,9 @@ def build_synthetic(folder, steps, per_step, natural_fraction, seed, scale, medi
     return cache
 
 
-def build_real(folder, dataset_root, scale, median_widths, steps=None, progress=True):
-    """Create (or resume filling) a cache from a real dataset folder in the official training layout."""
+def build_real(folder, dataset_root, preprocessor, steps=None, progress=True):
+    """Create (or resume filling) a cache from a real dataset folder in the official training layout,
+    with inputs made by `preprocessor`."""
     from tqdm import tqdm
 
     from hdc.dataset import find_samples
@@ -163,16 +176,17 @@ def build_real(folder, dataset_root, scale, median_widths, steps=None, progress=
     if not samples:
         raise ValueError(f"no samples found in {dataset_root}")
     first = read_image(samples[0].blurred)
+    scale = preprocessor.scale
     shape = working_shape(first.shape, scale)
     source = {"kind": "real", "root": str(Path(dataset_root).resolve()), "steps": sorted({s.step for s in samples})}
     if (Path(folder) / INFO_NAME).is_file():
         cache = Cache(folder)
+        cache.check(preprocessor, source)
     else:
-        cache = Cache.create(folder, len(samples), shape, 1 + len(median_widths), scale, median_widths, source)
-    preprocessor = Preprocessor(scale, median_widths)
+        cache = Cache.create(folder, len(samples), shape, preprocessor, source)
     for position, sample in enumerate(tqdm(samples[cache.count:], unit="sample", desc="cache", disable=not progress)):
         blurred, sharp = read_image(sample.blurred), read_image(sample.sharp)
-        network_input = preprocessor(blurred)
+        network_input = preprocessor(blurred, sample.step)
         if network_input.shape[:2] != tuple(shape):
             raise ValueError(f"{sample.blurred.name}: size differs from the first image of the dataset")
         target = prepare_target(sharp, scale) if sample.kind != "natural" else downscale(sharp, scale) / max(

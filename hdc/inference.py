@@ -24,7 +24,7 @@ class Deblurrer:
             self.model.load_weights(spec.path)
         except Exception as error:  # h5py and Keras raise many types for a bad file
             raise WeightsError(f"cannot load weights {spec.path}: {type(error).__name__}: {error}") from None
-        self.preprocessor = Preprocessor(scale=spec.scale, median_widths=spec.median_widths)
+        self.preprocessor = Preprocessor(spec.scale, spec.median_widths, spec.wiener_balance)
         self.border = spec.architecture.border
         self.traces = 0
         self.forward = tf.function(self._forward)
@@ -33,10 +33,11 @@ class Deblurrer:
         self.traces += 1  # runs only while tracing: counts the traces
         return self.model([image, step], training=False)
 
-    def prepare(self, image):
-        """Working-scale network input (h, w, channels) float32, reflect-padded by the network's border."""
+    def prepare(self, image, step):
+        """Working-scale network input (h, w, channels) float32 for `image` at `step`, reflect-padded by the
+        network's border."""
         b = self.border
-        return np.pad(self.preprocessor(image), ((b, b), (b, b), (0, 0)), mode="reflect")
+        return np.pad(self.preprocessor(image, step), ((b, b), (b, b), (0, 0)), mode="reflect")
 
     def infer(self, prepared, step):
         """Run the network on a prepared input; returns (h, w) float32 in [0, 1], 1 = white paper."""
@@ -55,7 +56,7 @@ class Deblurrer:
 
     def __call__(self, image, step):
         """Deblur `image` (H, W) float32 in [0, 1] at blur `step`; returns (H, W) float32 in [0, 1]."""
-        return self.finish(self.infer(self.prepare(image), step), image.shape)
+        return self.finish(self.infer(self.prepare(image, step), step), image.shape)
 
 
 def load_deblurrer(step, weights_dir=None):

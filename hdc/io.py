@@ -110,7 +110,7 @@ def to_uint8(image):
     return np.clip(np.rint(np.asarray(image, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
 
 
-def write_png(path, image):
+def write_png(path, image, compress_level=1):
     """Write `image` as an 8-bit grayscale PNG, atomically.
 
     The PNG is written to a temporary file in the destination folder and then
@@ -120,10 +120,13 @@ def write_png(path, image):
     ----------
     path : path of the PNG to write.
     image : (H, W) float in [0, 1] or uint8.
+    compress_level : zlib level 0-9. Level 1 encodes a near-binary output about
+        3x faster than Pillow's default 6 for files about 20 % larger
+        (docs/benchmark); the pixels are the same at every level.
     """
     pixels = image if image.dtype == np.uint8 else to_uint8(image)
     with atomic_path(path) as temporary:
-        Image.fromarray(pixels, mode="L").save(temporary, format="PNG")
+        Image.fromarray(pixels, mode="L").save(temporary, format="PNG", compress_level=compress_level)
 
 
 def write_tiff16(path, image):

@@ -5,7 +5,7 @@ object with three stages, which the pipeline overlaps across images so that
 reading and preprocessing the next image and upscaling and writing the
 previous one run while the network works on the current one:
 
-- ``prepare(image) -> prepared`` (reader thread),
+- ``prepare(image, step) -> prepared`` (reader thread),
 - ``infer(prepared, step) -> result`` (calling thread),
 - ``finish(result, shape) -> image`` (writer thread).
 
@@ -31,7 +31,7 @@ class PlainMethod:
     def __init__(self, function):
         self.function = function
 
-    def prepare(self, image):
+    def prepare(self, image, step):
         return image
 
     def infer(self, image, step):
@@ -86,7 +86,7 @@ def deblur_files(files, output_dir, step, method, progress=True):
             image = read_image(path)
         except (ImageError, OSError) as error:
             return None, str(error).removeprefix(f"{path.name}: ")
-        return (method.prepare(image), image.shape), None
+        return (method.prepare(image, step), image.shape), None
 
     def store(result, shape, target):
         write_png(target, method.finish(result, shape))

@@ -56,6 +56,9 @@ class TrainingConfig:
     seed : seed of the data order, crops and synthetic samples.
     architecture : `hdc.model.Architecture` fields.
     median_widths : median filter widths of the input channels.
+    wiener_balance : regularization of the Wiener-deconvolved input channel (0: no such channel).
+    init_from : a release folder (e.g. weights/) whose weights start the run instead of random ones; its
+        network may have fewer input channels (the new channels' kernels start at zero). Empty: random start.
     """
 
     data: str = "synthetic"
@@ -81,12 +84,18 @@ class TrainingConfig:
     seed: int = 0
     architecture: dict = dataclasses.field(default_factory=dict)
     median_widths: list = dataclasses.field(default_factory=lambda: [3, 5, 7, 9])
+    wiener_balance: float = 0.01
+    init_from: str = ""
 
     def __post_init__(self):
         from hdc.model import Architecture
 
-        self.architecture = Architecture.from_dict({**self.architecture, "channels": 1 + len(self.median_widths)})
+        self.architecture = Architecture.from_dict({**self.architecture, "channels": self.preprocessor().channels})
         problems = []
+        if not self.wiener_balance >= 0:
+            problems.append(f"wiener_balance must be positive, or 0 for no Wiener channel; got {self.wiener_balance}")
+        if self.init_from and not Path(self.init_from).is_dir():
+            problems.append(f"init_from must be a release folder, got {self.init_from!r}")
         if not self.steps or any(not isinstance(s, int) or not 0 <= s <= 19 for s in self.steps):
             problems.append(f"steps must be integers in 0..19, got {self.steps}")
         if self.crop <= 2 * self.architecture.border:
@@ -103,6 +112,12 @@ class TrainingConfig:
             problems.append(f"data must be 'synthetic' or a dataset folder, got {self.data!r}")
         if problems:
             raise ValueError("; ".join(problems))
+
+    def preprocessor(self):
+        """The `hdc.preprocessing.Preprocessor` that makes this run's network inputs."""
+        from hdc.preprocessing import Preprocessor
+
+        return Preprocessor(self.scale, self.median_widths, self.wiener_balance or None)
 
     def to_dict(self):
         values = dataclasses.asdict(self)
@@ -252,6 +267,28 @@ class Trainer:
         self.distributed_step = tf.function(self._distributed_step)
         self.predict = tf.function(lambda inputs, steps: self.model([inputs, steps], training=False))
 
+    def warm_start(self, folder):
+        """Set the model's weights from the release in `folder` (see `TrainingConfig.init_from`)."""
+        from hdc.model import build_model
+        from hdc.weights import model_spec
+
+        spec = model_spec(folder, self.config.steps[0])
+        wanted = self.config.architecture
+        if dataclasses.replace(spec.architecture, channels=wanted.channels) != wanted:
+            raise ValueError(f"the network in {folder} differs from this run's in more than its input channels")
+        source = build_model(spec.architecture)
+        source.load_weights(spec.path)
+        for layer in self.model.layers:
+            values = []
+            for released, current in zip(source.get_layer(layer.name).get_weights(), layer.get_weights()):
+                if released.shape != current.shape:  # the first kernel (3, 3, channels, width)
+                    shared = min(released.shape[2], current.shape[2])
+                    widened = np.zeros_like(current)
+                    widened[:, :, :shared] = released[:, :, :shared]
+                    released = widened
+                values.append(released)
+            layer.set_weights(values)
+
     def restore(self):
         """Restore the latest checkpoint; returns True when there was one."""
         if self.manager.latest_checkpoint is None:
@@ -300,7 +337,8 @@ class Trainer:
         from hdc.weights import export_model
 
         return export_model(self.model, self.run_dir / "weights", name, self.config.scale,
-                            self.config.median_widths, self.config.architecture)
+                            self.config.median_widths, self.config.architecture,
+                            self.config.wiener_balance or None)
 
 
 def append_log(path, row):
@@ -346,10 +384,10 @@ def prepare_cache(config, cache_dir, progress=True):
 
     if config.data == "synthetic":
         return cache_module.build_synthetic(cache_dir, config.steps, config.per_step, config.natural_fraction,
-                                            config.seed, config.scale, config.median_widths, config.reduction,
+                                            config.seed, config.preprocessor(), config.reduction,
                                             progress=progress)
-    return cache_module.build_real(cache_dir, config.data, config.scale, config.median_widths,
-                                   set(config.steps), progress=progress)
+    return cache_module.build_real(cache_dir, config.data, config.preprocessor(), set(config.steps),
+                                   progress=progress)
 
 
 def train(run_dir, config, cache_dir=None, strategy="default", resume=False, progress=True, max_minutes=None):
@@ -360,8 +398,11 @@ def train(run_dir, config, cache_dir=None, strategy="default", resume=False, pro
     run_dir.mkdir(parents=True, exist_ok=True)
     cache = prepare_cache(config, Path(cache_dir) if cache_dir else run_dir / "cache", progress)
     trainer = Trainer(run_dir, config, cache, strategy)
-    if resume and not trainer.restore():
-        print("no checkpoint to resume from; starting from scratch", file=sys.stderr)
+    if not (resume and trainer.restore()):
+        if resume:
+            print("no checkpoint to resume from; starting from scratch", file=sys.stderr)
+        if config.init_from:
+            trainer.warm_start(config.init_from)
     total_batches = math.ceil(config.samples / config.batch)
     first = int(trainer.batches_done.numpy())
     log_every = max(1, config.log_every // config.batch)

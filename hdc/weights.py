@@ -6,7 +6,8 @@
       "format": 1,
       "models": {
         "scale7": {"file": "scale7.weights.h5", "sha256": "...", "scale": 7,
-                   "median_widths": [3, 5, 7, 9], "architecture": {"dim": 32, ...}}
+                   "median_widths": [3, 5, 7, 9], "wiener_balance": 0.01,
+                   "architecture": {"dim": 32, ...}}
       },
       "steps": {"0": "scale7", "1": "scale7", ..., "19": "scale7"}
     }
@@ -45,11 +46,20 @@ class ModelSpec:
     scale: float
     median_widths: tuple
     architecture: Architecture
+    wiener_balance: float = None
 
     def to_entry(self):
         """The manifest entry (JSON-ready dict) for this spec, relative to its folder."""
-        return {"file": self.path.name, "sha256": self.sha256, "scale": self.scale,
-                "median_widths": list(self.median_widths), "architecture": self.architecture.to_dict()}
+        entry = {"file": self.path.name, "sha256": self.sha256, "scale": self.scale,
+                 "median_widths": list(self.median_widths), "architecture": self.architecture.to_dict()}
+        if self.wiener_balance is not None:
+            entry["wiener_balance"] = self.wiener_balance
+        return entry
+
+    @property
+    def channels(self):
+        """Input channels its preprocessing makes (see `hdc.preprocessing.Preprocessor`)."""
+        return 1 + len(self.median_widths) + (self.wiener_balance is not None)
 
 
 def file_sha256(path):
@@ -94,12 +104,15 @@ def model_spec(folder, step):
     try:
         spec = ModelSpec(name=name, path=folder / entry["file"], sha256=str(entry["sha256"]),
                          scale=float(entry["scale"]), median_widths=tuple(int(w) for w in entry["median_widths"]),
-                         architecture=Architecture.from_dict(entry["architecture"]))
+                         architecture=Architecture.from_dict(entry["architecture"]),
+                         wiener_balance=None if entry.get("wiener_balance") is None
+                         else float(entry["wiener_balance"]))
     except (KeyError, TypeError, ValueError) as error:
         raise WeightsError(f"model {name!r} in the weights manifest is incomplete or invalid: {error}") from None
-    if spec.architecture.channels != 1 + len(spec.median_widths):
-        raise WeightsError(f"model {name!r}: {spec.architecture.channels} input channels but "
-                           f"{len(spec.median_widths)} median widths")
+    if spec.architecture.channels != spec.channels:
+        raise WeightsError(f"model {name!r}: {spec.architecture.channels} input channels but its preprocessing "
+                           f"makes {spec.channels} ({len(spec.median_widths)} median widths, "
+                           f"{'a' if spec.wiener_balance is not None else 'no'} Wiener channel)")
     if not spec.path.is_file():
         raise WeightsError(f"weights file {spec.path} (model {name!r}, step {step}) is missing")
     if file_sha256(spec.path) != spec.sha256:
@@ -116,7 +129,7 @@ def write_manifest(folder, specs, steps):
     return manifest
 
 
-def export_model(model, folder, name, scale, median_widths, architecture, steps=range(20)):
+def export_model(model, folder, name, scale, median_widths, architecture, wiener_balance=None, steps=range(20)):
     """Save `model`'s weights as `folder`/<name>.weights.h5 and a manifest serving `steps` with it.
 
     Returns the `ModelSpec` written.
@@ -126,6 +139,6 @@ def export_model(model, folder, name, scale, median_widths, architecture, steps=
     path = folder / f"{name}.weights.h5"
     model.save_weights(path)
     spec = ModelSpec(name=name, path=path, sha256=file_sha256(path), scale=float(scale),
-                     median_widths=tuple(median_widths), architecture=architecture)
+                     median_widths=tuple(median_widths), architecture=architecture, wiener_balance=wiener_balance)
     write_manifest(folder, [spec], {step: name for step in steps})
     return spec

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from conftest import text_like_image
+from hdc.physics import NOMINAL_RADIUS, convolve_fft, defocus_psf
 from hdc.preprocessing import (BackgroundFit, Preprocessor, border_mask, downscale, flatten_background,
-                               median_stack, prepare_target, resize, working_shape)
+                               median_stack, prepare_target, resize, wiener_deconvolve, working_shape)
 
 
 def test_working_shape_of_the_real_size():
@@ -66,10 +67,46 @@ def test_median_stack_order_and_shape():
 
 def test_preprocessor_output():
     image = text_like_image((1460 // 5, 2360 // 5))
-    prepared = Preprocessor(scale=7 / 5)(image)
+    prepared = Preprocessor(scale=7 / 5)(image, 5)
     assert prepared.shape == (209, 337, 5) and prepared.dtype == np.float32
+    with_wiener = Preprocessor(scale=7 / 5, wiener_balance=0.01)(image, 5)
+    assert with_wiener.shape == (209, 337, 6) and Preprocessor(wiener_balance=0.01).channels == 6
+    np.testing.assert_array_equal(with_wiener[..., :5], prepared)
     with pytest.raises(ValueError, match="scale"):
         Preprocessor(scale=0)
+
+
+def bars(shape=(120, 160), period=12):
+    """Vertical dark bars in the central 60 % of white paper, as flattened text: paper 0, ink -0.8.
+
+    (H, W) float32."""
+    image = np.zeros(shape, np.float32)
+    top, left = int(0.2 * shape[0]), int(0.2 * shape[1])
+    image[top:-top, left:-left] = -0.8 * (np.arange(left, shape[1] - left) % period < period // 2)
+    return image
+
+
+def test_wiener_deconvolution_undoes_a_disc_blur():
+    sharp = bars()
+    blurred = convolve_fft(sharp, defocus_psf(4.0))
+    restored = wiener_deconvolve(blurred, 4.0, 0.01)
+    assert restored.shape == sharp.shape and restored.dtype == np.float32
+    inner = (slice(24, -24), slice(32, -32))
+    assert np.abs(restored - sharp)[inner].mean() < 0.7 * np.abs(blurred - sharp)[inner].mean()
+
+
+def test_wiener_channel_uses_the_steps_radius_at_the_working_scale():
+    """A step-9 blur (66 px at full size) is undone at 1:7 from a 1:2 image: the radius follows the camera."""
+    sharp = bars((1460 // 2, 2360 // 2), period=84)
+    blurred = np.clip(1.0 + convolve_fft(sharp, defocus_psf(NOMINAL_RADIUS[9] / 2)), 0, 1)
+    shape = working_shape((1460, 2360), 7)
+    right = Preprocessor(wiener_balance=0.01)(blurred, 9, shape)
+    wrong = Preprocessor(wiener_balance=0.01)(blurred, 2, shape)
+    target = resize(sharp, shape, "box")
+    inner = (slice(50, -50), slice(75, -75))
+    error = {name: float(np.abs(channel - target)[inner].mean())
+             for name, channel in (("flat", right[..., 0]), ("right", right[..., 5]), ("wrong", wrong[..., 5]))}
+    assert error["right"] < 0.7 * error["flat"] and error["right"] < 0.7 * error["wrong"], error
 
 
 def test_target_is_almost_binary_with_white_corners():

@@ -18,14 +18,15 @@ def tiny_cache(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cache")
     config = TrainingConfig(**TINY)
     cache_module.build_synthetic(folder, config.steps, config.per_step, config.natural_fraction, config.seed,
-                                 config.scale, config.median_widths, config.reduction, workers=2, progress=False)
+                                 config.preprocessor(), config.reduction, workers=2, progress=False)
     return folder
 
 
 def test_cache_holds_every_planned_sample(tiny_cache):
     cache = cache_module.Cache(tiny_cache)
     assert cache.count == cache.capacity == 12
-    assert cache.inputs.shape == (12, 209, 337, 5) and cache.inputs.dtype == np.float16
+    assert cache.inputs.shape == (12, 209, 337, 6) and cache.inputs.dtype == np.float16
+    assert cache.info["wiener_balance"] == 0.01
     assert sorted(set(cache.meta[:, 0])) == [2, 9] and 2 in set(cache.meta[:, 1])
     assert cache.targets.max() == 255
 
@@ -59,6 +60,36 @@ def test_resume_continues_exactly(tmp_path, tiny_cache):
     train(tmp_path / "split", config, tiny_cache, resume=True, progress=False)
     for first, second in zip(final_weights(tmp_path / "straight"), final_weights(tmp_path / "split")):
         np.testing.assert_allclose(first, second, rtol=1e-5, atol=1e-6)
+
+
+def test_a_cache_refuses_other_preprocessing(tiny_cache):
+    config = TrainingConfig(**{**TINY, "wiener_balance": 0.1})
+    with pytest.raises(ValueError, match="other settings"):
+        cache_module.build_synthetic(tiny_cache, config.steps, config.per_step, config.natural_fraction, config.seed,
+                                     config.preprocessor(), config.reduction, progress=False)
+
+
+def test_warm_start_from_a_release_with_fewer_channels(tmp_path, tiny_cache):
+    """A release without the Wiener channel starts a run with it: same outputs until training moves them."""
+    import keras
+
+    from hdc.model import Architecture, build_model
+    from hdc.train import Trainer
+    from hdc.weights import export_model
+
+    old = Architecture(**{**TINY["architecture"], "channels": 5})
+    released = build_model(old)
+    export_model(released, tmp_path / "release", "old", 7, (3, 5, 7, 9), old)
+    config = TrainingConfig(**TINY, init_from=str(tmp_path / "release"))
+    trainer = Trainer(tmp_path / "run", config, cache_module.Cache(tiny_cache))
+    trainer.warm_start(config.init_from)
+    inputs = np.random.default_rng(0).normal(size=(1, 48, 48, 6)).astype(np.float32)
+    step = np.array([[4.0]], np.float32)
+    np.testing.assert_allclose(trainer.model([inputs, step]), released([inputs[..., :5], step]), atol=1e-5)
+    with pytest.raises(ValueError, match="more than its input channels"):
+        Trainer(tmp_path / "other", TrainingConfig(**{**TINY, "architecture": {"dim": 4, "subdim": 8, "refinements": 2}}),
+                cache_module.Cache(tiny_cache)).warm_start(config.init_from)
+    keras.backend.clear_session()
 
 
 def test_mirrored_strategy_runs_on_the_cpu(tmp_path, tiny_cache):
