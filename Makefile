@@ -10,7 +10,7 @@ DEBIAN_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-liberation2 fonts-dejav
 DEMO_STEP ?= 7
 
 TEST_SET := data/test-seed777
-TUNING_SET := data/tune-seed1001
+TUNING_SETS := data/tune-seed1001 data/tune-seed1002
 REAL_DIR ?= ../shared/hdc2021-real/full
 
 .PHONY: setup system-packages demo test results benchmark clean
@@ -47,8 +47,10 @@ test: setup
 # disjoint set, our network and both baselines over every step, the real captures, the leaderboard.
 results: setup
 	test -d $(TEST_SET) || $(PY) -m hdc.synthetic $(TEST_SET) --steps 0-19 --per-font 20 --seed 777 --layout test
-	test -d $(TUNING_SET) || $(PY) -m hdc.synthetic $(TUNING_SET) --steps 0-19 --per-font 4 --seed 1001
-	test -f evaluation/wiener_balance.json || $(PY) -m evaluation.baselines tune $(TUNING_SET)
+	test -d data/tune-seed1001 || $(PY) -m hdc.synthetic data/tune-seed1001 --steps 0-19 --per-font 4 --seed 1001
+	test -d data/tune-seed1002 || $(PY) -m hdc.synthetic data/tune-seed1002 --steps 0-19 --per-font 8 --seed 1002 \
+		--natural 0
+	test -f evaluation/wiener_balance.json || $(PY) -m evaluation.baselines tune $(TUNING_SETS)
 	for method in network identity wiener; do \
 		$(PY) -m evaluation.run $(TEST_SET) runs/eval/$$method --method $$method || exit 1; \
 		if [ -d $(REAL_DIR) ]; then $(PY) -m evaluation.real $(REAL_DIR) runs/eval/$$method/real --method $$method; fi; \

@@ -2,7 +2,7 @@
 
     python -m evaluation.baselines identity INPUT_DIR OUTPUT_DIR STEP
     python -m evaluation.baselines wiener INPUT_DIR OUTPUT_DIR STEP
-    python -m evaluation.baselines tune TUNING_DIR      # choose Wiener's balance per step by OCR score
+    python -m evaluation.baselines tune TUNING_DIR...   # choose Wiener's balance per step by OCR score
 
 The Wiener baseline divides out the vignetting (the same background fit as
 the network's preprocessing), deconvolves at half resolution with a round
@@ -23,7 +23,7 @@ from hdc.physics import NOMINAL_RADIUS
 from hdc.preprocessing import BackgroundFit, resize, wiener_deconvolve
 
 BALANCE_FILE = Path(__file__).resolve().parent / "wiener_balance.json"
-BALANCE_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+BALANCE_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 def identity(image, step):
@@ -56,8 +56,9 @@ def tuned_balance(step, path=BALANCE_FILE):
 METHODS = {"identity": identity, "wiener": wiener}
 
 
-def tune(tuning_dir, grid=BALANCE_GRID, workers=None, progress=True):
-    """Pick Wiener's balance per step by the mean OCR score on a tuning set (training or test layout).
+def tune(tuning_dirs, grid=BALANCE_GRID, workers=None, progress=True):
+    """Pick Wiener's balance per step by the mean OCR score on tuning sets (folders in the training or test
+    layout; ties go to the larger balance).
 
     Returns {"balance": {step: value}, "scores": {step: {balance: mean score}}}.
     """
@@ -69,7 +70,7 @@ def tune(tuning_dir, grid=BALANCE_GRID, workers=None, progress=True):
     from hdc.dataset import find_samples
     from hdc.io import read_image, write_png
 
-    samples = [s for s in find_samples(tuning_dir) if s.kind != "natural"]
+    samples = [s for folder in tuning_dirs for s in find_samples(folder) if s.kind != "natural"]
     steps = sorted({s.step for s in samples})
     result = {"balance": {}, "scores": {}}
     with tempfile.TemporaryDirectory() as scratch:
@@ -78,7 +79,7 @@ def tune(tuning_dir, grid=BALANCE_GRID, workers=None, progress=True):
             for sample in (s for s in samples if s.step == step):
                 image = read_image(sample.blurred)
                 for balance in grid:
-                    path = Path(scratch) / f"{sample.stem}_{balance}.png"
+                    path = Path(scratch) / f"{len(pairs_by_balance.get(balance, []))}_{balance}.png"
                     write_png(path, wiener(image, step, balance))
                     pairs_by_balance.setdefault(balance, []).append((path, sample.text))
             means = {balance: float(np.mean([r.score for r in score_many(pairs, workers=workers)]))
@@ -92,13 +93,11 @@ def tune(tuning_dir, grid=BALANCE_GRID, workers=None, progress=True):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m evaluation.baselines", description=__doc__.split("\n\n")[0])
     parser.add_argument("method", choices=sorted(METHODS) + ["tune"])
-    parser.add_argument("paths", nargs="+", help="INPUT_DIR OUTPUT_DIR STEP, or TUNING_DIR for tune")
+    parser.add_argument("paths", nargs="+", help="INPUT_DIR OUTPUT_DIR STEP, or TUNING_DIR... for tune")
     arguments = parser.parse_args(argv)
     if arguments.method == "tune":
-        if len(arguments.paths) != 1:
-            parser.error("tune takes one argument: TUNING_DIR")
-        result = tune(arguments.paths[0])
-        result["tuning_set"] = Path(arguments.paths[0]).name
+        result = tune(arguments.paths)
+        result["tuning_sets"] = [Path(path).name for path in arguments.paths]
         BALANCE_FILE.write_text(json.dumps(result, indent=1) + "\n")
         print(json.dumps(result["balance"]))
         return 0

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hdc.preprocessing import downscale, prepare_target, resize, working_shape
+from hdc.preprocessing import prepare_natural_target, prepare_target, working_shape
 from hdc.synthetic import KIND_CODES
 from hdc.text import CAMERA_SHAPE
 
@@ -121,7 +121,7 @@ def synthetic_sample(job):
     if kind_name == "natural":
         name = synthetic.NATURAL_TRAIN[index % len(synthetic.NATURAL_TRAIN)]
         pair = synthetic.natural_pair(step, name, rng, reduction=reduction)
-        target = resize(pair.scene, shape, "box")
+        target = prepare_natural_target(pair.sharp, shape)
     else:
         pair = synthetic.text_pair(step, kind_name, rng, reduction=reduction)
         target = prepare_target(pair.scene, scale / reduction, shape=shape)
@@ -189,8 +189,10 @@ def build_real(folder, dataset_root, preprocessor, steps=None, progress=True):
         network_input = preprocessor(blurred, sample.step)
         if network_input.shape[:2] != tuple(shape):
             raise ValueError(f"{sample.blurred.name}: size differs from the first image of the dataset")
-        target = prepare_target(sharp, scale) if sample.kind != "natural" else downscale(sharp, scale) / max(
-            float(np.quantile(sharp, 0.99)), 1e-3)
+        if sample.kind == "natural":
+            target = prepare_natural_target(sharp, shape)
+        else:
+            target = prepare_target(sharp, scale, shape=shape)
         key = sample.key if isinstance(sample.key, int) else position
         cache.append(network_input, target, sample.step, KIND_CODES[sample.kind], key)
         if position % 50 == 49:

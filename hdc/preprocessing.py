@@ -257,3 +257,17 @@ def prepare_target(sharp, scale, white_fraction=0.75, dark_level=0.5, grey_radiu
     near_ink = ndimage.binary_dilation(ink, structure=np.ones((3, 3), bool), iterations=grey_radius)
     target[~near_ink] = 1.0
     return target.astype(np.float32)
+
+
+def prepare_natural_target(sharp, shape):
+    """The training target from a sharp natural image (the sanity check's kind): (h, w) float32 in [0, 1].
+
+    The sharp capture at working-scale `shape`, divided by its own background surface fitted on the border,
+    as the blurred input is: the target lives in the same flattened space as the input (the border's level
+    at 1, like paper), so the network's job on natural images is a deconvolution, not a guess of the
+    absolute brightness. Highlights above the border's level are clipped at 1.
+    """
+    small = resize(sharp, shape, "box")
+    background = np.maximum(BackgroundFit(shape)(small), 1e-3)
+    return np.clip(small / background, 0.0, 1.0).astype(np.float32)
+

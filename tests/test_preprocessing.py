@@ -4,7 +4,7 @@ import pytest
 from conftest import text_like_image
 from hdc.physics import NOMINAL_RADIUS, convolve_fft, defocus_psf
 from hdc.preprocessing import (BackgroundFit, Preprocessor, border_mask, downscale, flatten_background,
-                               median_stack, prepare_target, resize, wiener_deconvolve, working_shape)
+                               median_stack, prepare_natural_target, prepare_target, resize, wiener_deconvolve, working_shape)
 
 
 def test_working_shape_of_the_real_size():
@@ -117,3 +117,19 @@ def test_target_is_almost_binary_with_white_corners():
     extreme = np.mean((target < 0.05) | (target > 0.95))
     assert extreme > 0.95
     assert np.mean(target == 1.0) >= 0.7
+
+
+def test_natural_target_is_flattened_like_the_input():
+    """The target of a natural image has the vignetting divided out (border level at 1), and the flattened
+    input channel lives in the same space: for an unblurred image, target = 1 + input."""
+    shape = (1460 // 5, 2360 // 5)
+    rows, columns = np.mgrid[0:shape[0], 0:shape[1]]
+    scene = 0.6 + 0.3 * np.sin(columns / 9.0) * np.sin(rows / 13.0)
+    vignetting = 1 - 0.3 * (((rows / shape[0]) - 0.5) ** 2 + ((columns / shape[1]) - 0.5) ** 2)
+    image = (scene * vignetting * 0.8).astype(np.float32)
+    target = prepare_natural_target(image, (209, 337))
+    assert target.shape == (209, 337) and 0 <= target.min() and target.max() <= 1
+    flat = Preprocessor(scale=7 / 5)(image, 0)[..., 0]
+    assert np.abs(target - np.clip(1 + flat, 0, 1)).mean() < 0.01
+    uniform = prepare_natural_target((0.7 * vignetting).astype(np.float32), (209, 337))
+    assert np.abs(uniform - 1).max() < 0.02  # the vignetting is divided out
