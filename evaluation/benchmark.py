@@ -75,7 +75,7 @@ def stage_times(files, deblurrer, step, repeats):
     flat = flatten_background(small, fit)
     prepared = deblurrer.prepare(image, step)
     result = deblurrer.infer(prepared, step)
-    finished = deblurrer.finish(result, image)
+    finished = deblurrer.finish(result, image.shape)
     scratch = Path(tempfile.mkdtemp()) / "stage.png"
     preprocessor = deblurrer.preprocessor
     wiener = {} if preprocessor.wiener_balance is None else {"Wiener channel": median_time(
@@ -88,7 +88,7 @@ def stage_times(files, deblurrer, step, repeats):
         "median filters": median_time(lambda: median_stack(flat, deblurrer.preprocessor.median_widths), repeats),
         **wiener,
         "model": median_time(lambda: deblurrer.infer(prepared, step), repeats),
-        "upscale (finish)": median_time(lambda: deblurrer.finish(result, image), repeats),
+        "upscale (finish)": median_time(lambda: deblurrer.finish(result, image.shape), repeats),
         "PNG write": median_time(lambda: write_png(scratch, finished), repeats),
     }
 

@@ -44,27 +44,19 @@ class Deblurrer:
         output = self.forward(tf.constant(prepared[None]), tf.constant([[float(step)]], dtype=tf.float32))
         return output.numpy()[0, :, :, 0]
 
-    def finish(self, result, image):
-        """The full-size output for a working-scale `result` of the blurred `image` (H, W); float32 in [0, 1].
+    def finish(self, result, shape):
+        """Upscale a working-scale result to the input's `shape` (H, W), paper brought to white; float32 in [0, 1].
 
         The result is divided by its own background surface, fitted on the text-free border as for the input,
         so the paper, and with it the leftmost columns where the scorer takes its white point, is white even
-        where the network leaves it grey; then upscaled bicubically to the input's size. With the spec's
-        `detail` on, the detail finer than the working scale, which the network never sees, is taken from the
-        input (divided by its background) and added back: the output is then the input plus the network's
-        correction at the working scale, rather than a working-scale image alone.
+        where the network leaves it grey.
         """
-        restored = result / np.maximum(self.preprocessor.fit_for(result.shape)(result), 0.05)
-        if not self.spec.detail:
-            return np.clip(resize(restored, image.shape, "bicubic"), 0.0, 1.0)
-        small = resize(image, result.shape, "box")
-        background = np.maximum(self.preprocessor.fit_for(small.shape)(small), 1e-3)
-        normalized = image / resize(background, image.shape, "bicubic")
-        return np.clip(normalized + resize(restored - small / background, image.shape, "bicubic"), 0.0, 1.0)
+        surface = self.preprocessor.fit_for(result.shape)(result)
+        return np.clip(resize(result / np.maximum(surface, 0.05), shape, "bicubic"), 0.0, 1.0)
 
     def __call__(self, image, step):
         """Deblur `image` (H, W) float32 in [0, 1] at blur `step`; returns (H, W) float32 in [0, 1]."""
-        return self.finish(self.infer(self.prepare(image, step), step), image)
+        return self.finish(self.infer(self.prepare(image, step), step), image.shape)
 
 
 def load_deblurrer(step, weights_dir=None):

@@ -7,7 +7,7 @@ previous one run while the network works on the current one:
 
 - ``prepare(image, step) -> prepared`` (reader thread),
 - ``infer(prepared, step) -> result`` (calling thread),
-- ``finish(result, image) -> image`` (writer thread; `image` is the input, for its size and detail).
+- ``finish(result, shape) -> image`` (writer thread).
 
 NumPy, SciPy, Pillow, tifffile and TensorFlow release the GIL in their heavy
 parts, so the threads use all cores. At most two images are read ahead and
@@ -37,7 +37,7 @@ class PlainMethod:
     def infer(self, image, step):
         return self.function(image, step)
 
-    def finish(self, result, image):
+    def finish(self, result, shape):
         return result
 
 
@@ -86,10 +86,10 @@ def deblur_files(files, output_dir, step, method, progress=True):
             image = read_image(path)
         except (ImageError, OSError) as error:
             return None, str(error).removeprefix(f"{path.name}: ")
-        return (method.prepare(image, step), image), None
+        return (method.prepare(image, step), image.shape), None
 
-    def store(result, image, target):
-        write_png(target, method.finish(result, image))
+    def store(result, shape, target):
+        write_png(target, method.finish(result, shape))
 
     written = 0
     with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writer, \
@@ -101,8 +101,8 @@ def deblur_files(files, output_dir, step, method, progress=True):
             if index + AHEAD < len(jobs):
                 reads.append(reader.submit(load, jobs[index + AHEAD][0]))
             if problem is None:
-                prepared, image = loaded
-                writes.append((path, target, writer.submit(store, method.infer(prepared, step), image, target)))
+                prepared, shape = loaded
+                writes.append((path, target, writer.submit(store, method.infer(prepared, step), shape, target)))
             else:
                 failures.append((path.name, problem))
             while len(writes) > AHEAD or (writes and index == len(jobs) - 1):

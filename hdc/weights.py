@@ -6,7 +6,7 @@
       "format": 1,
       "models": {
         "scale7": {"file": "scale7.weights.h5", "sha256": "...", "scale": 7,
-                   "median_widths": [3, 5, 7, 9], "wiener_balance": 0.01, "detail": true,
+                   "median_widths": [3, 5, 7, 9], "wiener_balance": 0.01,
                    "architecture": {"dim": 32, ...}}
       },
       "steps": {"0": "scale7", "1": "scale7", ..., "19": "scale7"}
@@ -14,8 +14,7 @@
 
 One shared step-conditioned model may serve every step; a step may name
 another model to override it. "wiener_balance" (optional) adds the Wiener
-input channel, "detail" (optional, default false) adds the input's detail
-finer than the working scale back to the output (`hdc.inference.Deblurrer.finish`).
+input channel (`hdc.preprocessing.Preprocessor`).
 """
 
 import dataclasses
@@ -49,7 +48,6 @@ class ModelSpec:
     median_widths: tuple
     architecture: Architecture
     wiener_balance: float = None
-    detail: bool = False
 
     def to_entry(self):
         """The manifest entry (JSON-ready dict) for this spec, relative to its folder."""
@@ -57,8 +55,6 @@ class ModelSpec:
                  "median_widths": list(self.median_widths), "architecture": self.architecture.to_dict()}
         if self.wiener_balance is not None:
             entry["wiener_balance"] = self.wiener_balance
-        if self.detail:
-            entry["detail"] = True
         return entry
 
     @property
@@ -111,7 +107,7 @@ def model_spec(folder, step):
                          scale=float(entry["scale"]), median_widths=tuple(int(w) for w in entry["median_widths"]),
                          architecture=Architecture.from_dict(entry["architecture"]),
                          wiener_balance=None if entry.get("wiener_balance") is None
-                         else float(entry["wiener_balance"]), detail=bool(entry.get("detail", False)))
+                         else float(entry["wiener_balance"]))
     except (KeyError, TypeError, ValueError) as error:
         raise WeightsError(f"model {name!r} in the weights manifest is incomplete or invalid: {error}") from None
     if spec.architecture.channels != spec.channels:

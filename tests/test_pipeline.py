@@ -67,24 +67,3 @@ def test_a_write_failure_is_reported_not_raised(tmp_path, monkeypatch):
     written, failures = deblur_files(files, tmp_path / "out", 0, lambda image, step: image, progress=False)
     assert written == 2 and failures == [("image_01.tif", "cannot write image_01.png: No space left on device")]
 
-
-def test_detail_transfer_returns_the_input_when_the_network_changes_nothing(random_weights):
-    """With `detail` on, a network output equal to its (flattened) input gives back the full-size input divided
-    by its background, fine detail included; without it, only a smooth upscale of the working scale."""
-    import dataclasses
-
-    from hdc.inference import Deblurrer
-    from hdc.preprocessing import resize
-    from hdc.weights import model_spec
-
-    spec = model_spec(random_weights, 3)
-    image = text_like_image((1460 // 4, 2360 // 4))
-    plain, detailed = Deblurrer(spec), Deblurrer(dataclasses.replace(spec, detail=True))
-    shape = (209, 337)
-    small = resize(image, shape, "box")
-    unchanged = small / detailed.preprocessor.fit_for(shape)(small)  # paper near 1, as the network outputs
-    normalized = np.clip(image / resize(detailed.preprocessor.fit_for(shape)(small), image.shape, "bicubic"), 0, 1)
-    inner = (slice(40, -40), slice(60, -60))
-    kept = np.abs(detailed.finish(unchanged, image) - normalized)[inner].mean()
-    smoothed = np.abs(plain.finish(unchanged, image) - normalized)[inner].mean()
-    assert kept < 0.25 * smoothed
