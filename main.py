@@ -64,6 +64,9 @@ def parse_arguments(argv):
     parser.add_argument("step", metavar="STEP", help="blur category number, an integer in 0..19")
     parser.add_argument("--weights", metavar="DIR", default=None,
                         help="weights folder with a manifest.json (default: the shipped weights/)")
+    parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="auto",
+                        help="numeric precision of the network: auto (default) is mixed_bfloat16 on CPUs with native "
+                             "bfloat16 instructions and no GPU, else float32 (docs/benchmark: same OCR scores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -86,7 +89,7 @@ def main(argv=None):
 
     start = time.perf_counter()
     try:
-        deblurrer = load_deblurrer(step, arguments.weights)
+        deblurrer = load_deblurrer(step, arguments.weights, arguments.precision)
     except WeightsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

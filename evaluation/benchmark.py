@@ -101,12 +101,13 @@ def precision_comparison(files, spec, step, repeats):
     full = Deblurrer(spec, "float32")
     mixed = Deblurrer(spec, "mixed_bfloat16")
     prepared = [full.prepare(read_image(path), step) for path in files[:4]]
-    difference = max(float(np.abs(full.infer(p, step) - mixed.infer(p, step)).max()) for p in prepared)
+    differences = [np.abs(full.infer(p, step) - mixed.infer(p, step)) for p in prepared]
     batch = [prepared[0][None], np.array([[float(step)]], np.float32)]
     return {"float32 tf.function (s)": median_time(lambda: full.infer(prepared[0], step), repeats),
             "mixed_bfloat16 tf.function (s)": median_time(lambda: mixed.infer(prepared[0], step), repeats),
             "float32 model.predict (s)": median_time(lambda: full.model.predict(batch, verbose=0), repeats),
-            "largest output difference, bf16 vs float32 (of 1)": difference}
+            "largest output difference, bf16 vs float32 (of 1)": max(float(d.max()) for d in differences),
+            "mean output difference, bf16 vs float32 (of 1)": float(np.mean([d.mean() for d in differences]))}
 
 
 def training_rate(architecture, batches=20, crop=160, batch=16):
@@ -163,7 +164,7 @@ def versions():
 
 
 def run(count, repeats, step, weights=None, output=None, train_batches=20):
-    from hdc.inference import Deblurrer
+    from hdc.inference import Deblurrer, resolve_precision
     from hdc.io import read_image, write_png
     from hdc.pipeline import deblur_files
     from hdc.weights import default_weights_dir, model_spec
@@ -172,11 +173,11 @@ def run(count, repeats, step, weights=None, output=None, train_batches=20):
     results = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                            "python": platform.python_version()},
                "versions": versions(), "images": count, "repeats": repeats, "step": step,
-               "weights": spec.path.name}
+               "weights": spec.path.name, "main.py precision": resolve_precision("auto")}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         files = make_inputs(scratch / "data", count, step)
-        deblurrer = Deblurrer(spec)
+        deblurrer = Deblurrer(spec, resolve_precision("auto"))
         out = scratch / "out"
         out.mkdir()
         floor = median_time(lambda: deblur_files(files, out, step, lambda image, s: image, progress=False),
@@ -224,7 +225,8 @@ def write(results, folder):
     lines = ["# Benchmark", "", f"`python -m evaluation.benchmark`, {results['images']} full-size synthetic "
              f"images of step {results['step']}, medians of {results['repeats']} runs, "
              f"{results['machine']['cpus']} CPUs ({results['machine']['processor']}), weights "
-             f"`{results['weights']}`.", "", "| per image | seconds |", "|---|---:|"]
+             f"`{results['weights']}`, main.py's precision `{results['main.py precision']}` (`--precision auto`).",
+             "", "| per image | seconds |", "|---|---:|"]
     lines += [f"| {name} | {value:.3f} |" for name, value in results["per image (s)"].items()]
     lines += ["", f"**Ratio of the main.py pipeline to the I/O floor: {results['ratio pipeline / I/O floor']:.2f}**",
               "", "| stage (alone) | seconds |", "|---|---:|"]

@@ -1,5 +1,8 @@
 """Inference: a blurred full-size image and its step in, a deblurred full-size image out."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import tensorflow as tf
 
@@ -59,7 +62,25 @@ class Deblurrer:
         return self.finish(self.infer(self.prepare(image, step), step), image.shape)
 
 
-def load_deblurrer(step, weights_dir=None):
+def native_bfloat16(cpuinfo=Path("/proc/cpuinfo")):
+    """True when the CPU has native bfloat16 instructions (AVX512-BF16 or AMX-BF16; Linux only)."""
+    try:
+        return re.search(r"\b(avx512_bf16|amx_bf16)\b", Path(cpuinfo).read_text()) is not None
+    except OSError:
+        return False
+
+
+def resolve_precision(precision="auto"):
+    """The Keras dtype policy for `precision`: "auto" is "mixed_bfloat16" on a CPU with native bfloat16
+    instructions and no visible GPU (1.4x faster there, same OCR scores: docs/benchmark), else "float32"."""
+    if precision != "auto":
+        return precision
+    if tf.config.list_physical_devices("GPU") or not native_bfloat16():
+        return "float32"
+    return "mixed_bfloat16"
+
+
+def load_deblurrer(step, weights_dir=None, precision="auto"):
     """The `Deblurrer` that the manifest in `weights_dir` (default: the shipped `weights/`) names for `step`."""
-    return Deblurrer(model_spec(weights_dir or default_weights_dir(), step))
+    return Deblurrer(model_spec(weights_dir or default_weights_dir(), step), resolve_precision(precision))
 

@@ -67,3 +67,28 @@ def test_a_write_failure_is_reported_not_raised(tmp_path, monkeypatch):
     written, failures = deblur_files(files, tmp_path / "out", 0, lambda image, step: image, progress=False)
     assert written == 2 and failures == [("image_01.tif", "cannot write image_01.png: No space left on device")]
 
+
+
+def test_precision_auto_follows_the_cpu(tmp_path, monkeypatch):
+    from hdc import inference
+
+    flags = tmp_path / "cpuinfo"
+    flags.write_text("flags\t\t: fpu sse avx2 avx512f\n")
+    assert not inference.native_bfloat16(flags)
+    flags.write_text("flags\t\t: fpu sse avx2 avx512f avx512_bf16\n")
+    assert inference.native_bfloat16(flags) and not inference.native_bfloat16(tmp_path / "missing")
+    monkeypatch.setattr(inference, "native_bfloat16", lambda: True)
+    assert inference.resolve_precision("auto") == "mixed_bfloat16"
+    assert inference.resolve_precision("float32") == "float32"
+    monkeypatch.setattr(inference, "native_bfloat16", lambda: False)
+    assert inference.resolve_precision("auto") == "float32"
+
+
+def test_bfloat16_stays_close_to_float32(random_weights):
+    from hdc.inference import load_deblurrer
+
+    image = text_like_image((1460 // 4, 2360 // 4))
+    full, mixed = load_deblurrer(6, random_weights, "float32"), load_deblurrer(6, random_weights, "mixed_bfloat16")
+    prepared = full.prepare(image, 6)
+    difference = np.abs(full.infer(prepared, 6) - mixed.infer(prepared, 6))
+    assert difference.mean() < 0.01 and difference.max() < 0.2
