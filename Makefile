@@ -44,7 +44,11 @@ test: setup
 	$(PY) -m pytest -q tests
 
 # The published numbers: a synthetic test set (seed never used in training), the Wiener balance tuned on a
-# disjoint set, our network and both baselines over every step, the real captures, the leaderboard.
+# disjoint set, our network and both baselines over every step, the real captures, the leaderboard. The
+# leaderboard also lists runs/eval/article-recipe-28k when present: the first release (commit d1a2886, the
+# article's recipe without the Wiener channel), made by
+#   git worktree add /tmp/v1 d1a2886 && $(PY) -m evaluation.run $(TEST_SET) runs/eval/article-recipe-28k \
+#       --weights /tmp/v1/weights
 results: setup
 	test -d $(TEST_SET) || $(PY) -m hdc.synthetic $(TEST_SET) --steps 0-19 --per-font 20 --seed 777 --layout test
 	test -d data/tune-seed1001 || $(PY) -m hdc.synthetic data/tune-seed1001 --steps 0-19 --per-font 4 --seed 1001
@@ -55,7 +59,8 @@ results: setup
 		$(PY) -m evaluation.run $(TEST_SET) runs/eval/$$method --method $$method || exit 1; \
 		if [ -d $(REAL_DIR) ]; then $(PY) -m evaluation.real $(REAL_DIR) runs/eval/$$method/real --method $$method; fi; \
 	done
-	$(PY) -m evaluation.leaderboard runs/eval/network runs/eval/wiener runs/eval/identity --output docs/results
+	$(PY) -m evaluation.leaderboard runs/eval/network runs/eval/wiener runs/eval/identity \
+		$(wildcard runs/eval/article-recipe-28k) --output docs/results
 	$(PY) -m evaluation.examples $(TEST_SET) runs/eval/network docs/results/examples-verdana.png --font Verdana
 	$(PY) -m evaluation.examples $(TEST_SET) runs/eval/network docs/results/examples-times.png --font Times
 	$(PY) -m evaluation.sweep $(TEST_SET)/steps_5_to_9/CAM02_blurred/focusStep_6_verdanaRef_size_30_sample_0001.tif 6 \
