@@ -72,7 +72,7 @@ def markdown(entries):
     lines = ["## Local leaderboard", "",
              "Ranked by the official rule: stop step, then the mean score at the stop step, then at the steps "
              "below. Published entries were scored by the organizers on the **real** test set; ours on a "
-             "**synthetic** test set (see docs/results.md): compare with care.", "",
+             "**synthetic** test set (see the README, Results): compare with care.", "",
              header, "|---:|---|---|---:|" + "---:|" * len(SHOWN_STEPS)]
     for rank, entry in enumerate(ranked(entries), start=1):
         cells = " | ".join(f"{entry['means'][s]:.1f}" if s in entry["means"] else "" for s in SHOWN_STEPS)
