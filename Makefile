@@ -47,8 +47,8 @@ test: setup
 # disjoint set, our network and both baselines over every step, the real captures, the leaderboard. The
 # leaderboard also lists runs/eval/article-recipe-28k when present: the first release (commit d1a2886, the
 # article's recipe without the Wiener channel), made by
-#   git worktree add /tmp/v1 d1a2886 && $(PY) -m evaluation.run $(TEST_SET) runs/eval/article-recipe-28k \
-#       --weights /tmp/v1/weights
+#   git worktree add ../hdc-v1 d1a2886 && $(PY) -m evaluation.run $(TEST_SET) runs/eval/article-recipe-28k \
+#       --weights ../hdc-v1/weights
 results: setup
 	test -d $(TEST_SET) || $(PY) -m hdc.synthetic $(TEST_SET) --steps 0-19 --per-font 20 --seed 777 --layout test
 	test -d data/tune-seed1001 || $(PY) -m hdc.synthetic data/tune-seed1001 --steps 0-19 --per-font 4 --seed 1001
