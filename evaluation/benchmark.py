@@ -67,7 +67,7 @@ def stage_times(files, deblurrer, step, repeats):
     """Seconds per stage, each timed alone on the first image."""
     from hdc.io import read_image, write_png
     from hdc.physics import NOMINAL_RADIUS
-    from hdc.preprocessing import downscale, flatten_background, median_stack, resize, wiener_deconvolve
+    from hdc.preprocessing import downscale, flatten_background, median_stack, wiener_deconvolve
 
     image = read_image(files[0])
     small = downscale(image, deblurrer.preprocessor.scale)
