@@ -23,6 +23,7 @@ import json
 from pathlib import Path
 
 from hdc.model import Architecture
+from hdc.preprocessing import Preprocessor
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -59,8 +60,8 @@ class ModelSpec:
 
     @property
     def channels(self):
-        """Input channels its preprocessing makes (see `hdc.preprocessing.Preprocessor`)."""
-        return 1 + len(self.median_widths) + (self.wiener_balance is not None)
+        """Input channels its preprocessing makes."""
+        return Preprocessor(self.scale, self.median_widths, self.wiener_balance).channels
 
 
 def file_sha256(path):
