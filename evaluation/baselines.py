@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from hdc.physics import NOMINAL_RADIUS
-from hdc.preprocessing import BackgroundFit, resize, wiener_deconvolve
+from hdc.preprocessing import BackgroundFit, background, resize, wiener_deconvolve
 
 BALANCE_FILE = Path(__file__).resolve().parent / "wiener_balance.json"
 BALANCE_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -41,7 +41,7 @@ def wiener(image, step, balance=None, reduction=2):
         balance = tuned_balance(step)
     shape = (max(8, round(image.shape[0] / reduction)), max(8, round(image.shape[1] / reduction)))
     small = resize(image, shape, "box")
-    flat = small / np.maximum(BackgroundFit(shape)(small), 1e-3)
+    flat = small / background(small, BackgroundFit(shape))
     restored = wiener_deconvolve(flat, NOMINAL_RADIUS[step] / reduction, balance)
     return np.clip(resize(restored.astype(np.float32), image.shape, "bicubic"), 0.0, 1.0)
 

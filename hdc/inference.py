@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from hdc.model import build_model
-from hdc.preprocessing import Preprocessor, resize
+from hdc.preprocessing import Preprocessor, resize, whiten
 from hdc.weights import WeightsError, default_weights_dir, model_spec
 
 
@@ -50,12 +50,13 @@ class Deblurrer:
     def finish(self, result, shape):
         """Upscale a working-scale result to the input's `shape` (H, W), paper brought to white; float32 in [0, 1].
 
-        The result is divided by its own background surface, fitted on the text-free border as for the input,
-        so the paper, and with it the leftmost columns where the scorer takes its white point, is white even
-        where the network leaves it grey.
+        The result is brought to white by `hdc.preprocessing.whiten` with the background surface fitted on
+        its text-free border, as for the input, so the paper, and with it the leftmost columns where the
+        scorer takes its white point, is white even where the network leaves it grey; a natural image is
+        only scaled, so its tones are kept.
         """
-        surface = self.preprocessor.fit_for(result.shape)(result)
-        return np.clip(resize(result / np.maximum(surface, 0.05), shape, "bicubic"), 0.0, 1.0)
+        white = whiten(result, self.preprocessor.fit_for(result.shape))
+        return np.clip(resize(white, shape, "bicubic"), 0.0, 1.0)
 
     def __call__(self, image, step):
         """Deblur `image` (H, W) float32 in [0, 1] at blur `step`; returns (H, W) float32 in [0, 1]."""

@@ -121,6 +121,38 @@ class BackgroundFit:
         surface = self.features @ self.coefficients(image)
         return surface.reshape(self.shape).astype(np.float32)
 
+    def border_residual(self, image, surface):
+        """Median relative deviation of `image` from `surface` on the sampled border pixels (float)."""
+        values = np.asarray(image, np.float64).ravel()[self.indices]
+        expected = np.asarray(surface, np.float64).ravel()[self.indices]
+        return float(np.median(np.abs(values - expected) / np.maximum(np.abs(expected), 1e-6)))
+
+
+def background(image, fit, tolerance=0.02, headroom=1.3):
+    """The level (rows, columns) float32 that `image` is divided by to bring its background to 1.
+
+    The border surface fitted by `fit` (a `BackgroundFit`) when the border is a background, as the paper of a
+    text capture is: the surface is positive, fits the border closely (median relative residual at most
+    `tolerance`; text captures give below 0.01) and hardly anything is brighter (the 99.5th percentile of
+    image / surface at most `headroom`; text captures give below 1.25). Otherwise, for a natural image whose
+    border is content, a constant at the image's 99.9th percentile: a global gain, which keeps the picture
+    as it is instead of dividing it by a surface extrapolated from its border.
+    """
+    surface = fit(image)
+    if (surface.min() > 1e-3 and fit.border_residual(image, surface) <= tolerance
+            and np.quantile(image / surface, 0.995) <= headroom):
+        return surface
+    level = max(float(np.quantile(image, 0.999)), 1e-3)
+    return np.full(fit.shape, level, np.float32)
+
+
+def whiten(image, fit):
+    """`image` divided by its `background`, then by its 99.9th percentile where that exceeds 1, so the
+    background is white and highlights above it are kept, not clipped: (rows, columns) float32, mostly in
+    [0, 1]."""
+    relative = image / background(image, fit)
+    return (relative / max(1.0, float(np.quantile(relative, 0.999)))).astype(np.float32)
+
 
 def flatten_background(image, fit):
     """Remove vignetting: `image / background - 1`, so the background is ~0 and ink is negative.
@@ -130,8 +162,7 @@ def flatten_background(image, fit):
 
     Returns (rows, columns) float32, clipped to [-1.5, 0.5].
     """
-    background = np.maximum(fit(image), 1e-3)
-    return np.clip(image / background - 1.0, -1.5, 0.5).astype(np.float32)
+    return np.clip(image / background(image, fit) - 1.0, -1.5, 0.5).astype(np.float32)
 
 
 def median_stack(image, widths=DEFAULT_MEDIAN_WIDTHS):
@@ -262,12 +293,9 @@ def prepare_target(sharp, scale, white_fraction=0.75, dark_level=0.5, grey_radiu
 def prepare_natural_target(sharp, shape):
     """The training target from a sharp natural image (the sanity check's kind): (h, w) float32 in [0, 1].
 
-    The sharp capture at working-scale `shape`, divided by its own background surface fitted on the border,
-    as the blurred input is: the target lives in the same flattened space as the input (the border's level
-    at 1, like paper), so the network's job on natural images is a deconvolution, not a guess of the
-    absolute brightness. Highlights above the border's level are clipped at 1.
+    The sharp capture at working-scale `shape`, brought to white by `whiten` as the network's output is
+    at inference (`hdc.inference.Deblurrer.finish`): the target lives in the space of the output, so the
+    network's job on natural images is a deconvolution, not a guess of the absolute brightness.
     """
     small = resize(sharp, shape, "box")
-    background = np.maximum(BackgroundFit(shape)(small), 1e-3)
-    return np.clip(small / background, 0.0, 1.0).astype(np.float32)
-
+    return np.clip(whiten(small, BackgroundFit(shape)), 0.0, 1.0)

@@ -3,8 +3,9 @@ import pytest
 
 from conftest import text_like_image
 from hdc.physics import NOMINAL_RADIUS, convolve_fft, defocus_psf
-from hdc.preprocessing import (BackgroundFit, Preprocessor, border_mask, downscale, flatten_background,
-                               median_stack, prepare_natural_target, prepare_target, resize, wiener_deconvolve, working_shape)
+from hdc.preprocessing import (BackgroundFit, Preprocessor, background, border_mask, downscale, flatten_background,
+                               median_stack, prepare_natural_target, prepare_target, resize, whiten, wiener_deconvolve,
+                               working_shape)
 
 
 def test_working_shape_of_the_real_size():
@@ -46,6 +47,36 @@ def test_flattening_removes_vignetting():
     assert abs(flat[border].mean()) < 0.01
     assert flat[border].std() < 0.5 * image[border].std() / image[border].mean()
     assert flat[70, 118] < -0.4  # text stays dark
+
+
+def natural_like_image(shape=(140, 236), dark_border=False):
+    """A textured scene with content up to the frame's edge, or a bright object on a smooth dark border."""
+    rows, columns = np.mgrid[0:shape[0], 0:shape[1]]
+    if dark_border:
+        image = np.full(shape, 0.08) + 0.8 * np.exp(-((rows - 70) ** 2 + (columns - 118) ** 2) / 400.0)
+    else:
+        image = 0.5 + 0.3 * np.sin(columns / 5.0) * np.sin(rows / 7.0) + 0.1 * (columns > shape[1] // 3)
+    return image.astype(np.float32)
+
+
+def test_background_is_the_border_surface_only_where_the_border_is_paper():
+    text = text_like_image((140, 236))
+    fit = BackgroundFit(text.shape)
+    assert np.array_equal(background(text, fit), fit(text))  # text: vignetting divided out
+    for image in (natural_like_image(), natural_like_image(dark_border=True)):
+        level = background(image, BackgroundFit(image.shape))
+        assert np.all(level == np.quantile(image, 0.999))  # natural: one global gain, nothing extrapolated
+
+
+def test_whiten_keeps_the_tones_of_a_natural_image():
+    """A natural image is only scaled (its tones kept, only its brightest 0.1 % above white); a text image gets
+    white paper."""
+    for image in (natural_like_image(), natural_like_image(dark_border=True)):
+        white = whiten(image, BackgroundFit(image.shape))
+        assert white.max() < 1.05 and np.corrcoef(white.ravel(), image.ravel())[0, 1] > 0.9999
+    text = text_like_image((140, 236))
+    paper = whiten(text, BackgroundFit(text.shape))[border_mask(text.shape)]
+    assert 0.95 < np.median(paper) <= 1  # white up to the noise's brightest 0.1 % (1.2 % noise here)
 
 
 def test_background_fit_is_deterministic():
@@ -120,7 +151,7 @@ def test_target_is_almost_binary_with_white_corners():
 
 
 def test_natural_target_is_flattened_like_the_input():
-    """The target of a natural image has the vignetting divided out (border level at 1), and the flattened
+    """The target of a natural image is the sharp image brought to white as the output is, and the flattened
     input channel lives in the same space: for an unblurred image, target = 1 + input."""
     shape = (1460 // 5, 2360 // 5)
     rows, columns = np.mgrid[0:shape[0], 0:shape[1]]
@@ -131,5 +162,7 @@ def test_natural_target_is_flattened_like_the_input():
     assert target.shape == (209, 337) and 0 <= target.min() and target.max() <= 1
     flat = Preprocessor(scale=7 / 5)(image, 0)[..., 0]
     assert np.abs(target - np.clip(1 + flat, 0, 1)).mean() < 0.01
+    small = resize(image, (209, 337))
+    assert np.corrcoef(target.ravel(), small.ravel())[0, 1] > 0.999  # tones kept: no surface divided in
     uniform = prepare_natural_target((0.7 * vignetting).astype(np.float32), (209, 337))
-    assert np.abs(uniform - 1).max() < 0.02  # the vignetting is divided out
+    assert np.abs(uniform - 1).max() < 0.02  # a plain background: the vignetting is divided out
