@@ -26,7 +26,8 @@ import numpy as np
 
 CONFIG_NAME = "config.json"
 # Options that --resume may change: the length of the run and its schedule, not its data.
-RESUMABLE = ("samples", "decay_start", "decay_half_life", "checkpoint_minutes", "log_every", "central_fraction")
+RESUMABLE = ("samples", "decay_start", "decay_half_life", "checkpoint_minutes", "log_every", "central_fraction",
+             "natural_weight")
 
 
 @dataclasses.dataclass
@@ -45,6 +46,7 @@ class TrainingConfig:
     learning_rate : Adam's initial rate (the article: 10^-2.5).
     decay_start, decay_half_life : after `decay_start` crops the rate halves every `decay_half_life` crops.
     step_weight : how much more often step 19 is drawn than step 0 (linear in between; 1 = uniform).
+    natural_weight : how much more often a natural image is drawn than a text image of the same step.
     central_fraction : share of crops centred in the text area; the others fall anywhere, so that the
         network also learns that the paper far from the text is white.
     curriculum : crops over which the highest step drawn ramps from steps[len//2] up to the last step (0 = off).
@@ -74,6 +76,7 @@ class TrainingConfig:
     decay_start: int = 200_000
     decay_half_life: int = 100_000
     step_weight: float = 2.0
+    natural_weight: float = 1.0
     central_fraction: float = 0.4
     curriculum: int = 40_000
     validation_fraction: float = 0.1
@@ -106,8 +109,8 @@ class TrainingConfig:
         for name in ("natural_fraction", "validation_fraction", "central_fraction"):
             if not 0 <= getattr(self, name) < 1:
                 problems.append(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if not self.learning_rate > 0 or not self.scale > 0 or not self.step_weight > 0:
-            problems.append("learning_rate, scale and step_weight must be positive")
+        if not (self.learning_rate > 0 and self.scale > 0 and self.step_weight > 0 and self.natural_weight > 0):
+            problems.append("learning_rate, scale, step_weight and natural_weight must be positive")
         if self.data != "synthetic" and not Path(self.data).is_dir():
             problems.append(f"data must be 'synthetic' or a dataset folder, got {self.data!r}")
         if problems:
@@ -149,10 +152,15 @@ def split_indices(meta, validation_fraction, seed):
     return np.flatnonzero(~held_out), np.flatnonzero(held_out)
 
 
-def step_probabilities(steps_of_rows, config, seen):
-    """Drawing probability of each cached row: weighted by step, and limited by the curriculum."""
+def step_probabilities(steps_of_rows, config, seen, kinds_of_rows=None):
+    """Drawing probability of each cached row: weighted by step and kind (`hdc.synthetic.KIND_CODES`; natural
+    images by `config.natural_weight`), and limited by the curriculum."""
     steps = np.asarray(steps_of_rows, dtype=float)
     weights = 1.0 + (config.step_weight - 1.0) * steps / 19.0
+    if kinds_of_rows is not None:
+        from hdc.synthetic import KIND_CODES
+
+        weights = weights * np.where(np.asarray(kinds_of_rows) == KIND_CODES["natural"], config.natural_weight, 1.0)
     if config.curriculum:
         ordered = sorted(config.steps)
         first = ordered[len(ordered) // 2]
@@ -194,7 +202,8 @@ def crop_batch(cache, rows, rng, crop, border, flip=True, central_fraction=0.4):
 def training_batch(cache, train_rows, config, index):
     """Batch number `index` of the run: deterministic in (seed, index)."""
     rng = np.random.default_rng([config.seed, 1, index])
-    probabilities = step_probabilities(cache.meta[train_rows, 0], config, index * config.batch)
+    probabilities = step_probabilities(cache.meta[train_rows, 0], config, index * config.batch,
+                                       cache.meta[train_rows, 1])
     rows = rng.choice(train_rows, size=config.batch, p=probabilities)
     return crop_batch(cache, rows, rng, config.crop, config.architecture.border,
                       central_fraction=config.central_fraction)

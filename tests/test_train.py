@@ -127,6 +127,9 @@ def test_schedule_and_step_weights():
     assert probabilities[2] == 0 and probabilities[1] > probabilities[0] > 0
     probabilities = step_probabilities(np.array([0, 19]), config, seen=1000)
     assert probabilities[1] == pytest.approx(3 * probabilities[0])
+    natural = TrainingConfig(natural_weight=4.0)
+    probabilities = step_probabilities(np.array([5, 5, 5]), natural, seen=0, kinds_of_rows=np.array([0, 2, 1]))
+    assert probabilities[1] == pytest.approx(4 * probabilities[0]) and probabilities[0] == probabilities[2]
 
 
 def test_release_and_continue_from_it(tmp_path, tiny_cache):
