@@ -1,6 +1,7 @@
 """Input / output / target examples side by side (as the seed article's Figure 8).
 
     python -m evaluation.examples TEST_DIR RUN_DIR OUTPUT_PNG [--steps 3,5,7,9,11,13] [--font Verdana]
+    python -m evaluation.examples TEST_DIR RUN_DIR OUTPUT_PNG --natural camera     # a sanity image, whole frame
 
 RUN_DIR is a folder written by ``python -m evaluation.run`` (outputs/step{N}/<name>.png).
 """
@@ -24,7 +25,9 @@ def normalized(image):
     return np.clip(image / max(float(np.percentile(image, 99.5)), 1e-3), 0, 1)
 
 
-def figure(test_dir, run_dir, path, steps, font="Verdana", sample=1):
+def figure(test_dir, run_dir, path, steps, font="Verdana", sample=1, natural=None):
+    """Rows of (blurred, output, sharp) for `steps`: the middle text line of `font`'s `sample`, or the whole
+    frame of the natural image `natural` (a sanity image's name, e.g. "camera")."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,16 +36,24 @@ def figure(test_dir, run_dir, path, steps, font="Verdana", sample=1):
     from hdc.dataset import find_samples
     from hdc.io import read_image
 
-    chosen = {s.step: s for s in find_samples(test_dir, set(steps)) if s.kind == font and s.key == sample}
+    if natural:
+        chosen = {s.step: s for s in find_samples(test_dir, set(steps))
+                  if s.kind == "natural" and s.stem.endswith(f"_Image_{natural}")}
+        crop, height = (lambda image: image), 2.6
+    else:
+        chosen = {s.step: s for s in find_samples(test_dir, set(steps)) if s.kind == font and s.key == sample}
+        crop, height = crop_middle_line, 1.3
+    if not chosen:
+        raise ValueError(f"no {natural or font} sample at steps {steps} in {test_dir}")
     steps = [step for step in steps if step in chosen]
-    plot, axes = plt.subplots(len(steps), 3, figsize=(12, 1.3 * len(steps)))
+    plot, axes = plt.subplots(len(steps), 3, figsize=(12, height * len(steps)))
     axes = np.atleast_2d(axes)
     for row, step in enumerate(steps):
         item = chosen[step]
         output = Path(run_dir) / "outputs" / f"step{step}" / f"{item.stem}.png"
         panels = (normalized(read_image(item.blurred)), read_image(output), normalized(read_image(item.sharp)))
         for column, panel in enumerate(panels):
-            axes[row, column].imshow(crop_middle_line(panel), cmap="gray", vmin=0, vmax=1)
+            axes[row, column].imshow(crop(panel), cmap="gray", vmin=0, vmax=1)
             axes[row, column].set_xticks([])
             axes[row, column].set_yticks([])
         axes[row, 0].set_ylabel(f"step {step}", fontsize=9)
@@ -60,9 +71,15 @@ def main(argv=None):
     parser.add_argument("output", type=Path)
     parser.add_argument("--steps", type=parse_steps, default=[3, 5, 7, 9, 11, 13])
     parser.add_argument("--font", choices=("Times", "Verdana"), default="Verdana")
+    parser.add_argument("--natural", metavar="NAME", help="show the natural (sanity) image NAME instead of text")
     arguments = parser.parse_args(argv)
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    figure(arguments.test_dir, arguments.run_dir, arguments.output, arguments.steps, arguments.font)
+    try:
+        figure(arguments.test_dir, arguments.run_dir, arguments.output, arguments.steps, arguments.font,
+               natural=arguments.natural)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(f"wrote {arguments.output}")
     return 0
 

@@ -127,3 +127,15 @@ def test_step_sweep_figure(tmp_path, random_weights):
     assert sorted(outputs) == [0, 1, 2] and all(o.shape == image.shape for o in outputs.values())
     sweep.figure(image, outputs, 1, tmp_path / "sweep.png")
     assert (tmp_path / "sweep.png").stat().st_size > 1000
+
+
+def test_example_figures_of_text_and_of_a_natural_image(tmp_path, test_set):
+    from evaluation import examples
+
+    assert run.main([str(test_set), str(tmp_path / "identity"), "--method", "identity", "--steps", "1"]) == 0
+    for options in ([], ["--natural", "camera"]):
+        path = tmp_path / f"figure{len(options)}.png"
+        assert examples.main([str(test_set), str(tmp_path / "identity"), str(path), "--steps", "1"] + options) == 0
+        assert path.stat().st_size > 1000
+    assert examples.main([str(test_set), str(tmp_path / "identity"), str(tmp_path / "none.png"), "--steps", "1",
+                          "--natural", "nowhere"]) == 2
