@@ -63,6 +63,8 @@ results: setup
 		$(wildcard runs/eval/article-recipe-28k) --output docs/results
 	$(PY) -m evaluation.examples $(TEST_SET) runs/eval/network docs/results/examples-verdana.png --font Verdana
 	$(PY) -m evaluation.examples $(TEST_SET) runs/eval/network docs/results/examples-times.png --font Times
+	$(PY) -m evaluation.examples $(TEST_SET) runs/eval/network docs/results/examples-natural.png --natural camera \
+		--steps 0,5,10,15
 	$(PY) -m evaluation.sweep $(TEST_SET)/steps_5_to_9/CAM02_blurred/focusStep_6_verdanaRef_size_30_sample_0001.tif 6 \
 		docs/results/sweep-step6.png
 

@@ -135,14 +135,15 @@ def background(image, fit, tolerance=0.02, headroom=1.3):
     text capture is: the surface is positive, fits the border closely (median relative residual at most
     `tolerance`; text captures give below 0.01) and hardly anything is brighter (the 99.5th percentile of
     image / surface at most `headroom`; text captures give below 1.25). Otherwise, for a natural image whose
-    border is content, a constant at the image's 99.9th percentile: a global gain, which keeps the picture
-    as it is instead of dividing it by a surface extrapolated from its border.
+    border is content, a constant at twice the image's mean: a global gain, which keeps the picture as it is
+    instead of dividing it by a surface extrapolated from its border. The mean, unlike a bright percentile,
+    is the same before and after the blur, so a blurred natural image and its sharp version are scaled alike.
     """
     surface = fit(image)
     if (surface.min() > 1e-3 and fit.border_residual(image, surface) <= tolerance
             and np.quantile(image / surface, 0.995) <= headroom):
         return surface
-    level = max(float(np.quantile(image, 0.999)), 1e-3)
+    level = max(2.0 * float(np.mean(image)), 1e-3)
     return np.full(fit.shape, level, np.float32)
 
 
@@ -293,9 +294,10 @@ def prepare_target(sharp, scale, white_fraction=0.75, dark_level=0.5, grey_radiu
 def prepare_natural_target(sharp, shape):
     """The training target from a sharp natural image (the sanity check's kind): (h, w) float32 in [0, 1].
 
-    The sharp capture at working-scale `shape`, brought to white by `whiten` as the network's output is
-    at inference (`hdc.inference.Deblurrer.finish`): the target lives in the space of the output, so the
-    network's job on natural images is a deconvolution, not a guess of the absolute brightness.
+    The sharp capture at working-scale `shape` divided by its `background`, as the blurred input is (for a
+    natural image, twice its mean, which the blur does not change): the target lives in the space of the
+    input, so the network's job on natural images is a deconvolution, not a guess of the brightness.
+    Highlights above twice the mean are clipped.
     """
     small = resize(sharp, shape, "box")
-    return np.clip(whiten(small, BackgroundFit(shape)), 0.0, 1.0)
+    return np.clip(small / background(small, BackgroundFit(shape)), 0.0, 1.0)

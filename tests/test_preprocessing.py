@@ -65,7 +65,7 @@ def test_background_is_the_border_surface_only_where_the_border_is_paper():
     assert np.array_equal(background(text, fit), fit(text))  # text: vignetting divided out
     for image in (natural_like_image(), natural_like_image(dark_border=True)):
         level = background(image, BackgroundFit(image.shape))
-        assert np.all(level == np.quantile(image, 0.999))  # natural: one global gain, nothing extrapolated
+        assert np.allclose(level, 2 * image.mean())  # natural: one global gain, nothing extrapolated
 
 
 def test_whiten_keeps_the_tones_of_a_natural_image():
