@@ -484,7 +484,8 @@ def release(run_dir, destination):
 
 
 def seed_from_release(run_dir, source):
-    """Start a run folder from a release: its config, log, plot and checkpoint."""
+    """Start a run folder from a release: its config, log, plot and checkpoint (the checkpoint folder's own
+    log.csv and config.json, when present, describe a run continued past the released weights)."""
     import shutil
 
     run_dir, source = Path(run_dir), Path(source)
@@ -497,8 +498,9 @@ def seed_from_release(run_dir, source):
         if (source / name).is_file():
             shutil.copy2(source / name, run_dir / name)
     shutil.copytree(source / "checkpoint", run_dir / "checkpoints")
-    if (source / "checkpoint" / "log.csv").is_file():  # the log up to the checkpoint, if newer than the weights'
-        shutil.move(run_dir / "checkpoints" / "log.csv", run_dir / "log.csv")
+    for name in ("log.csv", CONFIG_NAME):  # the checkpoint's own log and config, if newer than the weights'
+        if (source / "checkpoint" / name).is_file():
+            shutil.move(run_dir / "checkpoints" / name, run_dir / name)
 
 
 def parse_arguments(argv):

@@ -143,3 +143,16 @@ def test_release_and_continue_from_it(tmp_path, tiny_cache):
                  str(tiny_cache), "--samples", "64", "--quiet"]) == 0
     rows = (tmp_path / "second" / "log.csv").read_text().splitlines()
     assert rows[-1].startswith("64,") and any(row.startswith("32,") for row in rows)
+
+
+def test_a_checkpoint_newer_than_the_release_brings_its_own_config(tmp_path, tiny_cache):
+    config_file = tmp_path / "tiny.json"
+    config_file.write_text(json.dumps(TINY))
+    assert main([str(tmp_path / "first"), "--config", str(config_file), "--cache", str(tiny_cache), "--samples", "32",
+                 "--quiet", "--release", str(tmp_path / "released")]) == 0
+    newer = json.loads((tmp_path / "released" / "config.json").read_text())
+    newer["natural_weight"] = 3.0  # the run went on with another schedule after the release
+    (tmp_path / "released" / "checkpoint" / "config.json").write_text(json.dumps(newer))
+    assert main([str(tmp_path / "second"), "--resume", "--from-release", str(tmp_path / "released"), "--cache",
+                 str(tiny_cache), "--samples", "48", "--quiet"]) == 0
+    assert json.loads((tmp_path / "second" / "config.json").read_text())["natural_weight"] == 3.0
