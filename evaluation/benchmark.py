@@ -72,7 +72,7 @@ def stage_times(files, deblurrer, step, repeats):
     image = read_image(files[0])
     small = downscale(image, deblurrer.preprocessor.scale)
     fit = deblurrer.preprocessor.fit_for(small.shape)
-    flat = flatten_background(small, fit)
+    flat, _ = flatten_background(small, fit)
     prepared = deblurrer.prepare(image, step)
     result = deblurrer.infer(prepared, step)
     finished = deblurrer.finish(result, image.shape)
@@ -101,7 +101,7 @@ def precision_comparison(files, spec, step, repeats):
     full = Deblurrer(spec, "float32")
     mixed = Deblurrer(spec, "mixed_bfloat16")
     prepared = [full.prepare(read_image(path), step) for path in files[:4]]
-    differences = [np.abs(full.infer(p, step) - mixed.infer(p, step)) for p in prepared]
+    differences = [np.abs(full.infer(p, step).output - mixed.infer(p, step).output) for p in prepared]
     batch = [prepared[0][None], np.array([[float(step)]], np.float32)]
     return {"float32 tf.function (s)": median_time(lambda: full.infer(prepared[0], step), repeats),
             "mixed_bfloat16 tf.function (s)": median_time(lambda: mixed.infer(prepared[0], step), repeats),

@@ -2,13 +2,26 @@
 
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
 from hdc.model import build_model
-from hdc.preprocessing import Preprocessor, resize, whiten
+from hdc.preprocessing import Preprocessor, resize
 from hdc.weights import WeightsError, default_weights_dir, model_spec
+
+
+class Prepared(NamedTuple):
+    """A network input (h + 2 border, w + 2 border, channels) float32 and whether its image's border was paper."""
+    network_input: np.ndarray
+    paper: bool
+
+
+class Result(NamedTuple):
+    """A network output (h, w) float32 in [0, 1] and whether its image's border was paper."""
+    output: np.ndarray
+    paper: bool
 
 
 class Deblurrer:
@@ -37,26 +50,31 @@ class Deblurrer:
         return self.model([image, step], training=False)
 
     def prepare(self, image, step):
-        """Working-scale network input (h, w, channels) float32 for `image` at `step`, reflect-padded by the
-        network's border."""
+        """A `Prepared` input for `image` at `step`: the working-scale network input (h, w, channels) float32,
+        reflect-padded by the network's border, and whether the image's border was paper."""
         b = self.border
-        return np.pad(self.preprocessor(image, step), ((b, b), (b, b), (0, 0)), mode="reflect")
+        network_input, paper = self.preprocessor.inputs(image, step)
+        return Prepared(np.pad(network_input, ((b, b), (b, b), (0, 0)), mode="reflect"), paper)
 
     def infer(self, prepared, step):
-        """Run the network on a prepared input; returns (h, w) float32 in [0, 1], 1 = white paper."""
-        output = self.forward(tf.constant(prepared[None]), tf.constant([[float(step)]], dtype=tf.float32))
-        return output.numpy()[0, :, :, 0]
+        """Run the network on a `Prepared` input; returns a `Result`: (h, w) float32 in [0, 1], 1 = white."""
+        output = self.forward(tf.constant(prepared.network_input[None]),
+                              tf.constant([[float(step)]], dtype=tf.float32))
+        return Result(output.numpy()[0, :, :, 0], prepared.paper)
 
     def finish(self, result, shape):
-        """Upscale a working-scale result to the input's `shape` (H, W), paper brought to white; float32 in [0, 1].
+        """Upscale a `Result` to the input's `shape` (H, W), scaled as its input was; float32 in [0, 1].
 
-        The result is brought to white by `hdc.preprocessing.whiten` with the background surface fitted on
-        its text-free border, as for the input, so the paper, and with it the leftmost columns where the
-        scorer takes its white point, is white even where the network leaves it grey; a natural image is
-        only scaled, so its tones are kept.
+        Where the input's border was paper, the output is divided by its own background surface, fitted on
+        the text-free border as for the input, so the paper, and with it the leftmost columns where the
+        scorer takes its white point, is white even where the network leaves it grey. A natural image is only
+        scaled (by its 99.9th percentile where that is above 1), so its tones are kept.
         """
-        white = whiten(result, self.preprocessor.fit_for(result.shape))
-        return np.clip(resize(white, shape, "bicubic"), 0.0, 1.0)
+        output = result.output
+        if result.paper:
+            output = output / np.maximum(self.preprocessor.fit_for(output.shape)(output), 0.05)
+        output = output / max(1.0, float(np.quantile(output, 0.999)))
+        return np.clip(resize(output, shape, "bicubic"), 0.0, 1.0)
 
     def __call__(self, image, step):
         """Deblur `image` (H, W) float32 in [0, 1] at blur `step`; returns (H, W) float32 in [0, 1]."""

@@ -128,31 +128,33 @@ class BackgroundFit:
         return float(np.median(np.abs(values - expected) / np.maximum(np.abs(expected), 1e-6)))
 
 
-def background(image, fit, tolerance=0.02, headroom=1.3):
-    """The level (rows, columns) float32 that `image` is divided by to bring its background to 1.
+def paper_surface(image, fit, tolerance=0.02, headroom=1.3):
+    """The border surface fitted by `fit` (a `BackgroundFit`), (rows, columns) float32, if the border of
+    `image` is a background, as the paper of a text capture is; else None.
 
-    The border surface fitted by `fit` (a `BackgroundFit`) when the border is a background, as the paper of a
-    text capture is: the surface is positive, fits the border closely (median relative residual at most
+    A background: the surface is positive, fits the border closely (median relative residual at most
     `tolerance`; text captures give below 0.01) and hardly anything is brighter (the 99.5th percentile of
-    image / surface at most `headroom`; text captures give below 1.25). Otherwise, for a natural image whose
-    border is content, a constant at twice the image's mean: a global gain, which keeps the picture as it is
-    instead of dividing it by a surface extrapolated from its border. The mean, unlike a bright percentile,
-    is the same before and after the blur, so a blurred natural image and its sharp version are scaled alike.
+    image / surface at most `headroom`; text captures give below 1.25). A natural image's border is content.
     """
     surface = fit(image)
     if (surface.min() > 1e-3 and fit.border_residual(image, surface) <= tolerance
             and np.quantile(image / surface, 0.995) <= headroom):
         return surface
-    level = max(2.0 * float(np.mean(image)), 1e-3)
-    return np.full(fit.shape, level, np.float32)
+    return None
 
 
-def whiten(image, fit):
-    """`image` divided by its `background`, then by its 99.9th percentile where that exceeds 1, so the
-    background is white and highlights above it are kept, not clipped: (rows, columns) float32, mostly in
-    [0, 1]."""
-    relative = image / background(image, fit)
-    return (relative / max(1.0, float(np.quantile(relative, 0.999)))).astype(np.float32)
+def background(image, fit):
+    """The level (rows, columns) float32 that `image` is divided by to bring its background to 1.
+
+    The fitted border surface where the border is paper (`paper_surface`); otherwise, for a natural image,
+    a constant at twice the image's mean: a global gain, which keeps the picture as it is instead of dividing
+    it by a surface extrapolated from its border. The mean, unlike a bright percentile, is the same before and
+    after the blur, so a blurred natural image and its sharp version are scaled alike.
+    """
+    surface = paper_surface(image, fit)
+    if surface is not None:
+        return surface
+    return np.full(fit.shape, max(2.0 * float(np.mean(image)), 1e-3), np.float32)
 
 
 def flatten_background(image, fit):
@@ -161,9 +163,13 @@ def flatten_background(image, fit):
     Division (rather than plain subtraction) also removes the camera's overall
     gain, so captures of different exposure give the same input.
 
-    Returns (rows, columns) float32, clipped to [-1.5, 0.5].
+    Returns
+    -------
+    (rows, columns) float32, clipped to [-1.5, 0.5], and whether the border was paper (see `background`).
     """
-    return np.clip(image / background(image, fit) - 1.0, -1.5, 0.5).astype(np.float32)
+    level = background(image, fit)
+    flat = np.clip(image / level - 1.0, -1.5, 0.5).astype(np.float32)
+    return flat, bool(np.ptp(level) > 0)
 
 
 def median_stack(image, widths=DEFAULT_MEDIAN_WIDTHS):
@@ -236,6 +242,11 @@ class Preprocessor:
         return self.fits[shape]
 
     def __call__(self, image, step, shape=None):
+        """Network input (h, w, channels) float32 for `image` (H, W) float32 in [0, 1] blurred at `step`
+        (0..19); see `inputs`."""
+        return self.inputs(image, step, shape)[0]
+
+    def inputs(self, image, step, shape=None):
         """Network input for `image` (H, W) float32 in [0, 1] blurred at `step` (0..19).
 
         shape : working-scale (h, w) to produce; default `working_shape(image.shape, scale)`.
@@ -244,17 +255,17 @@ class Preprocessor:
 
         Returns
         -------
-        (h, w, channels) float32.
+        (h, w, channels) float32, and whether the image's border was paper (`flatten_background`).
         """
         shape = shape or working_shape(image.shape, self.scale)
         small = resize(image, shape, "box")
-        flat = flatten_background(small, self.fit_for(small.shape))
+        flat, paper = flatten_background(small, self.fit_for(small.shape))
         stack = median_stack(flat, self.median_widths)
         if self.wiener_balance is None:
-            return stack
+            return stack, paper
         radius = NOMINAL_RADIUS[step] / self.full_scale(shape)
         restored = np.clip(wiener_deconvolve(flat, radius, self.wiener_balance), -1.5, 1.0)
-        return np.concatenate([stack, restored[..., None]], axis=-1)
+        return np.concatenate([stack, restored[..., None]], axis=-1), paper
 
     def full_scale(self, shape):
         """Downscale factor from a full-size camera image (`hdc.text.CAMERA_SHAPE`, where the

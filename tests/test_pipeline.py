@@ -90,5 +90,31 @@ def test_bfloat16_stays_close_to_float32(random_weights):
     image = text_like_image((1460 // 4, 2360 // 4))
     full, mixed = load_deblurrer(6, random_weights, "float32"), load_deblurrer(6, random_weights, "mixed_bfloat16")
     prepared = full.prepare(image, 6)
-    difference = np.abs(full.infer(prepared, 6) - mixed.infer(prepared, 6))
+    difference = np.abs(full.infer(prepared, 6).output - mixed.infer(prepared, 6).output)
     assert difference.mean() < 0.01 and difference.max() < 0.2
+
+
+def test_the_output_is_scaled_as_its_input_was(random_weights):
+    """Paper is brought to white only where the input's border was paper; a natural image keeps its tones."""
+    from hdc.inference import Deblurrer, Result
+    from hdc.weights import model_spec
+
+    deblurrer = Deblurrer(model_spec(random_weights, 5))
+    rows, columns = np.mgrid[0:60, 0:100]
+    grey_paper = (0.6 - 0.1 * ((columns - 50) / 50.0) ** 2).astype(np.float32)  # a vignetted, grey page
+    white = deblurrer.finish(Result(grey_paper, True), (120, 200))
+    assert abs(np.median(white) - 1) < 0.01
+    scene = (0.3 + 0.2 * np.sin(columns / 4.0) * np.cos(rows / 6.0)).astype(np.float32)
+    kept = deblurrer.finish(Result(scene, False), (60, 100))
+    assert np.corrcoef(kept.ravel(), scene.ravel())[0, 1] > 0.999 and kept.max() <= 1
+
+
+def test_the_paper_decision_follows_the_input(random_weights):
+    from hdc.inference import Deblurrer
+    from hdc.weights import model_spec
+
+    deblurrer = Deblurrer(model_spec(random_weights, 5))
+    assert deblurrer.prepare(text_like_image((730, 1180)), 5).paper
+    rows, columns = np.mgrid[0:730, 0:1180]
+    natural = (0.5 + 0.3 * np.sin(columns / 9.0) * np.sin(rows / 13.0)).astype(np.float32)
+    assert not deblurrer.prepare(natural, 5).paper
