@@ -102,7 +102,7 @@ def precision_comparison(files, spec, step, repeats):
     mixed = Deblurrer(spec, "mixed_bfloat16")
     prepared = [full.prepare(read_image(path), step) for path in files[:4]]
     differences = [np.abs(full.infer(p, step).output - mixed.infer(p, step).output) for p in prepared]
-    batch = [prepared[0][None], np.array([[float(step)]], np.float32)]
+    batch = [prepared[0].network_input[None], np.array([[float(step)]], np.float32)]
     return {"float32 tf.function (s)": median_time(lambda: full.infer(prepared[0], step), repeats),
             "mixed_bfloat16 tf.function (s)": median_time(lambda: mixed.infer(prepared[0], step), repeats),
             "float32 model.predict (s)": median_time(lambda: full.model.predict(batch, verbose=0), repeats),
