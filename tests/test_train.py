@@ -156,3 +156,17 @@ def test_a_checkpoint_newer_than_the_release_brings_its_own_config(tmp_path, tin
     assert main([str(tmp_path / "second"), "--resume", "--from-release", str(tmp_path / "released"), "--cache",
                  str(tiny_cache), "--samples", "48", "--quiet"]) == 0
     assert json.loads((tmp_path / "second" / "config.json").read_text())["natural_weight"] == 3.0
+
+
+def test_a_cache_of_an_older_format_is_refused(tmp_path, tiny_cache):
+    import shutil
+
+    old = tmp_path / "old-cache"
+    shutil.copytree(tiny_cache, old)
+    info = json.loads((old / cache_module.INFO_NAME).read_text())
+    del info["format"]  # as written before natural images were scaled by their mean
+    (old / cache_module.INFO_NAME).write_text(json.dumps(info))
+    config = TrainingConfig(**TINY)
+    with pytest.raises(ValueError, match="other settings"):
+        cache_module.build_synthetic(old, config.steps, config.per_step, config.natural_fraction, config.seed,
+                                     config.preprocessor(), config.reduction, progress=False)
