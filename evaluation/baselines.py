@@ -41,7 +41,7 @@ def wiener(image, step, balance=None, reduction=2):
         balance = tuned_balance(step)
     shape = (max(8, round(image.shape[0] / reduction)), max(8, round(image.shape[1] / reduction)))
     small = resize(image, shape, "box")
-    flat = small / background(small, BackgroundFit(shape))
+    flat = small / background(small, BackgroundFit(shape))[0]
     restored = wiener_deconvolve(flat, NOMINAL_RADIUS[step] / reduction, balance)
     return np.clip(resize(restored.astype(np.float32), image.shape, "bicubic"), 0.0, 1.0)
 

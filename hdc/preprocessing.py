@@ -144,7 +144,8 @@ def paper_surface(image, fit, tolerance=0.02, headroom=1.3):
 
 
 def background(image, fit):
-    """The level (rows, columns) float32 that `image` is divided by to bring its background to 1.
+    """The level (rows, columns) float32 that `image` is divided by to bring its background to 1, and
+    whether the border was paper.
 
     The fitted border surface where the border is paper (`paper_surface`); otherwise, for a natural image,
     a constant at twice the image's mean: a global gain, which keeps the picture as it is instead of dividing
@@ -153,8 +154,8 @@ def background(image, fit):
     """
     surface = paper_surface(image, fit)
     if surface is not None:
-        return surface
-    return np.full(fit.shape, max(2.0 * float(np.mean(image)), 1e-3), np.float32)
+        return surface, True
+    return np.full(fit.shape, max(2.0 * float(np.mean(image)), 1e-3), np.float32), False
 
 
 def flatten_background(image, fit):
@@ -167,9 +168,8 @@ def flatten_background(image, fit):
     -------
     (rows, columns) float32, clipped to [-1.5, 0.5], and whether the border was paper (see `background`).
     """
-    level = background(image, fit)
-    flat = np.clip(image / level - 1.0, -1.5, 0.5).astype(np.float32)
-    return flat, bool(np.ptp(level) > 0)
+    level, paper = background(image, fit)
+    return np.clip(image / level - 1.0, -1.5, 0.5).astype(np.float32), paper
 
 
 def median_stack(image, widths=DEFAULT_MEDIAN_WIDTHS):
@@ -311,4 +311,4 @@ def prepare_natural_target(sharp, shape):
     Highlights above twice the mean are clipped.
     """
     small = resize(sharp, shape, "box")
-    return np.clip(small / background(small, BackgroundFit(shape)), 0.0, 1.0)
+    return np.clip(small / background(small, BackgroundFit(shape))[0], 0.0, 1.0)
