@@ -3,7 +3,10 @@
 Three stages: preprocessing (valid 3x3 convolutions, ELU, batch
 normalization, each gated by a sigmoid Dense layer of the step), refinement
 (one shared tanh convolution applied repeatedly as a highway whose gate
-depends on the step) and postprocessing (1x1 convolutions, sigmoid output).
+depends on the step) and postprocessing (1x1 convolutions, sigmoid output). With `skip`, the output's
+logit also receives a step-weighted sum of the input channels' logits, so that
+passing the image through (what a natural image needs at the mildest steps) is
+one weight away instead of a function the convolutions must learn.
 All convolutions are 'valid', so the output is smaller than the input by
 `border(...)` pixels on each side; the model is fully convolutional.
 """
@@ -23,6 +26,9 @@ class Architecture:
     refinements : number of applications of the shared convolution.
     shared_width : kernel width of the shared convolution (odd).
     channels : input channels (image plus its median-filtered versions).
+    skip : add to the output logit Σ_c w_c(step) · logit(input_c + 1) over the centre of the input
+        (w: a Dense layer of the step, zero at initialization, so a network without the skip
+        warm-starts into one with it unchanged).
     """
 
     dim: int = 32
@@ -30,6 +36,7 @@ class Architecture:
     refinements: int = 12
     shared_width: int = 5
     channels: int = 5
+    skip: bool = False
 
     def __post_init__(self):
         for name in ("dim", "subdim", "refinements", "shared_width", "channels"):
@@ -38,6 +45,8 @@ class Architecture:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.shared_width % 2 == 0:
             raise ValueError(f"shared_width must be odd, got {self.shared_width}")
+        if not isinstance(self.skip, bool):
+            raise ValueError(f"skip must be true or false, got {self.skip!r}")
 
     @property
     def border(self):
@@ -64,6 +73,21 @@ def _step_gate(step, width, name, dtype):
     """A sigmoid Dense layer of the step, shaped (batch, 1, 1, width) to gate feature maps."""
     gate = layers.Dense(width, activation="sigmoid", kernel_initializer=_small_normal, name=name, dtype=dtype)(step)
     return layers.Reshape((1, 1, width), name=f"{name}_map", dtype=dtype)(gate)
+
+
+def _input_logits(image, step, architecture, limit=0.01):
+    """The skip path: Σ_c w_c(step) · logit(clip(input_c + 1)), cropped to the output, (batch, h, w, 1) float32.
+
+    The flattened channels hold image / background − 1 (paper at 0), so input_c + 1 is on the
+    target's scale (paper at 1); clipping to [limit, 1 − limit] keeps the logits within ±4.6.
+    """
+    a = architecture
+    centre = layers.Cropping2D(a.border, name="skip_crop")(image)
+    probability = keras.ops.clip(centre + 1.0, limit, 1.0 - limit)
+    logits = keras.ops.log(probability) - keras.ops.log1p(-probability)
+    weights = layers.Dense(a.channels, kernel_initializer="zeros", name="skip_gate")(step)
+    weights = layers.Reshape((1, 1, a.channels), name="skip_gate_map")(weights)
+    return keras.ops.sum(logits * weights, axis=-1, keepdims=True)
 
 
 def build_model(architecture=Architecture(), dtype_policy="float32"):
@@ -106,5 +130,9 @@ def build_model(architecture=Architecture(), dtype_policy="float32"):
                       dtype=d)(x))
     x = layers.BatchNormalization(name="post_norm1", dtype=d)(
         layers.Conv2D(8, 1, activation="elu", name="post_conv1", dtype=d)(x))
-    output = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="output")(x)
+    if not a.skip:
+        output = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="output")(x)
+        return keras.Model([image, step], output, name="hdc_deblur")
+    logit = layers.Conv2D(1, 1, dtype="float32", name="output")(x) + _input_logits(image, step, a)
+    output = layers.Activation("sigmoid", dtype="float32", name="probability")(logit)
     return keras.Model([image, step], output, name="hdc_deblur")

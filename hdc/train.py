@@ -283,11 +283,15 @@ class Trainer:
 
         spec = model_spec(folder, self.config.steps[0])
         wanted = self.config.architecture
-        if dataclasses.replace(spec.architecture, channels=wanted.channels) != wanted:
-            raise ValueError(f"the network in {folder} differs from this run's in more than its input channels")
+        if dataclasses.replace(spec.architecture, channels=wanted.channels, skip=wanted.skip) != wanted:
+            raise ValueError(f"the network in {folder} differs from this run's in more than its input channels "
+                             "and skip path")
         source = build_model(spec.architecture)
         source.load_weights(spec.path)
+        released_names = {layer.name for layer in source.layers}
         for layer in self.model.layers:
+            if layer.name not in released_names:  # a skip path added to the released network starts at zero
+                continue
             values = []
             for released, current in zip(source.get_layer(layer.name).get_weights(), layer.get_weights()):
                 if released.shape != current.shape:  # the first kernel (3, 3, channels, width)

@@ -59,3 +59,19 @@ def test_mixed_bfloat16_stays_close_to_float32():
     result = mixed([image, step], training=False)
     assert result.dtype == "float32"
     assert np.abs(result.numpy() - expected).max() < 0.02
+
+
+def test_the_skip_path_can_pass_the_image_through():
+    """With the convolutions' logit at zero and the skip weight of channel 0 at one, the output is the input
+    on the target's scale (channel + 1, clipped to [0.01, 0.99]), at every step."""
+    architecture = Architecture(dim=8, subdim=8, refinements=2, skip=True)
+    model = build_model(architecture)
+    output_layer = model.get_layer("output")
+    output_layer.set_weights([np.zeros_like(w) for w in output_layer.get_weights()])
+    model.get_layer("skip_gate").set_weights([np.zeros((1, 5)), np.eye(5)[0]])
+    image = np.random.default_rng(3).uniform(-1.2, 0.2, size=(2, 40, 40, 5)).astype(np.float32)
+    steps = np.array([[0.0], [19.0]], np.float32)
+    b = architecture.border
+    expected = np.clip(image[:, b:-b, b:-b, :1] + 1.0, 0.01, 0.99)
+    np.testing.assert_allclose(model([image, steps], training=False).numpy(), expected, atol=1e-5)
+    assert build_model(architecture, "mixed_bfloat16")([image, steps]).dtype == "float32"

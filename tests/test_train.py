@@ -69,8 +69,9 @@ def test_a_cache_refuses_other_preprocessing(tiny_cache):
                                      config.preprocessor(), config.reduction, progress=False)
 
 
-def test_warm_start_from_a_release_with_fewer_channels(tmp_path, tiny_cache):
-    """A release without the Wiener channel starts a run with it: same outputs until training moves them."""
+def test_warm_start_from_a_release_with_fewer_channels_and_no_skip(tmp_path, tiny_cache):
+    """A release without the Wiener channel and the skip path starts a run with both: same outputs until
+    training moves them."""
     import keras
 
     from hdc.model import Architecture, build_model
@@ -80,7 +81,8 @@ def test_warm_start_from_a_release_with_fewer_channels(tmp_path, tiny_cache):
     old = Architecture(**{**TINY["architecture"], "channels": 5})
     released = build_model(old)
     export_model(released, tmp_path / "release", "old", 7, (3, 5, 7, 9), old)
-    config = TrainingConfig(**TINY, init_from=str(tmp_path / "release"))
+    config = TrainingConfig(**{**TINY, "architecture": {**TINY["architecture"], "skip": True}},
+                            init_from=str(tmp_path / "release"))
     trainer = Trainer(tmp_path / "run", config, cache_module.Cache(tiny_cache))
     trainer.warm_start(config.init_from)
     inputs = np.random.default_rng(0).normal(size=(1, 48, 48, 6)).astype(np.float32)
