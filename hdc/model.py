@@ -27,8 +27,8 @@ class Architecture:
     shared_width : kernel width of the shared convolution (odd).
     channels : input channels (image plus its median-filtered versions).
     skip : add to the output logit Σ_c w_c(step) · logit(input_c + 1) over the centre of the input
-        (w: a Dense layer of the step, zero at initialization, so a network without the skip
-        warm-starts into one with it unchanged).
+        (w: a Dense layer of the step, at initialization 1 for the image and 0 for its filtered
+        versions: the convolutions start as a correction of the image passed through).
     """
 
     dim: int = 32
@@ -79,13 +79,17 @@ def _input_logits(image, step, architecture, limit=0.01):
     """The skip path: Σ_c w_c(step) · logit(clip(input_c + 1)), cropped to the output, (batch, h, w, 1) float32.
 
     The flattened channels hold image / background − 1 (paper at 0), so input_c + 1 is on the
-    target's scale (paper at 1); clipping to [limit, 1 − limit] keeps the logits within ±4.6.
+    target's scale (paper at 1); clipping to [limit, 1 − limit] keeps the logits within ±4.6. The
+    weights start at 1 for the image, 0 for the others: started at 0 (a network without the path
+    warm-started unchanged), they grew by only 0.02 in 500 batches, the convolutions' output
+    staying the local optimum.
     """
     a = architecture
     centre = layers.Cropping2D(a.border, name="skip_crop")(image)
     probability = keras.ops.clip(centre + 1.0, limit, 1.0 - limit)
     logits = keras.ops.log(probability) - keras.ops.log1p(-probability)
-    weights = layers.Dense(a.channels, kernel_initializer="zeros", name="skip_gate")(step)
+    passing = keras.initializers.Constant([1.0] + [0.0] * (a.channels - 1))
+    weights = layers.Dense(a.channels, kernel_initializer="zeros", bias_initializer=passing, name="skip_gate")(step)
     weights = layers.Reshape((1, 1, a.channels), name="skip_gate_map")(weights)
     return keras.ops.sum(logits * weights, axis=-1, keepdims=True)
 

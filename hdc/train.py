@@ -97,8 +97,6 @@ class TrainingConfig:
         problems = []
         if not self.wiener_balance >= 0:
             problems.append(f"wiener_balance must be positive, or 0 for no Wiener channel; got {self.wiener_balance}")
-        if self.init_from and not Path(self.init_from).is_dir():
-            problems.append(f"init_from must be a release folder, got {self.init_from!r}")
         if not self.steps or any(not isinstance(s, int) or not 0 <= s <= 19 for s in self.steps):
             problems.append(f"steps must be integers in 0..19, got {self.steps}")
         if self.crop <= 2 * self.architecture.border:
@@ -290,7 +288,7 @@ class Trainer:
         source.load_weights(spec.path)
         released_names = {layer.name for layer in source.layers}
         for layer in self.model.layers:
-            if layer.name not in released_names:  # a skip path added to the released network starts at zero
+            if layer.name not in released_names:  # a skip path added to the release keeps its initial weights
                 continue
             values = []
             for released, current in zip(source.get_layer(layer.name).get_weights(), layer.get_weights()):
@@ -566,6 +564,9 @@ def main(argv=None):
                 raise ValueError("--from-release goes with --resume")
             seed_from_release(arguments.run_dir, arguments.from_release)
         config = resolve_config(arguments)
+        resuming = arguments.resume and (arguments.run_dir / "checkpoints" / "checkpoint").is_file()
+        if config.init_from and not resuming and not Path(config.init_from).is_dir():
+            raise ValueError(f"init_from must be a release folder, got {config.init_from!r}")
     except (ValueError, OSError, json.JSONDecodeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

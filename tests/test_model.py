@@ -62,13 +62,12 @@ def test_mixed_bfloat16_stays_close_to_float32():
 
 
 def test_the_skip_path_can_pass_the_image_through():
-    """With the convolutions' logit at zero and the skip weight of channel 0 at one, the output is the input
-    on the target's scale (channel + 1, clipped to [0.01, 0.99]), at every step."""
+    """The skip path starts as the image passed through: with the convolutions' logit at zero, the output is
+    the input on the target's scale (channel + 1, clipped to [0.01, 0.99]), at every step."""
     architecture = Architecture(dim=8, subdim=8, refinements=2, skip=True)
     model = build_model(architecture)
     output_layer = model.get_layer("output")
     output_layer.set_weights([np.zeros_like(w) for w in output_layer.get_weights()])
-    model.get_layer("skip_gate").set_weights([np.zeros((1, 5)), np.eye(5)[0]])
     image = np.random.default_rng(3).uniform(-1.2, 0.2, size=(2, 40, 40, 5)).astype(np.float32)
     steps = np.array([[0.0], [19.0]], np.float32)
     b = architecture.border

@@ -70,8 +70,8 @@ def test_a_cache_refuses_other_preprocessing(tiny_cache):
 
 
 def test_warm_start_from_a_release_with_fewer_channels_and_no_skip(tmp_path, tiny_cache):
-    """A release without the Wiener channel and the skip path starts a run with both: same outputs until
-    training moves them."""
+    """A release without the Wiener channel and the skip path starts a run with both: the release's logit plus
+    the image's, until training moves them."""
     import keras
 
     from hdc.model import Architecture, build_model
@@ -85,9 +85,13 @@ def test_warm_start_from_a_release_with_fewer_channels_and_no_skip(tmp_path, tin
                             init_from=str(tmp_path / "release"))
     trainer = Trainer(tmp_path / "run", config, cache_module.Cache(tiny_cache))
     trainer.warm_start(config.init_from)
-    inputs = np.random.default_rng(0).normal(size=(1, 48, 48, 6)).astype(np.float32)
+    inputs = np.random.default_rng(0).normal(scale=0.3, size=(1, 48, 48, 6)).astype(np.float32)
     step = np.array([[4.0]], np.float32)
-    np.testing.assert_allclose(trainer.model([inputs, step]), released([inputs[..., :5], step]), atol=1e-5)
+    logit = lambda p: np.log(p) - np.log1p(-p)
+    b = old.border
+    image = np.clip(inputs[0, b:-b, b:-b, :1] + 1.0, 0.01, 0.99)
+    expected = 1.0 / (1.0 + np.exp(-(logit(released([inputs[..., :5], step]).numpy()[0]) + logit(image))))
+    np.testing.assert_allclose(trainer.model([inputs, step]).numpy()[0], expected, atol=1e-4)
     with pytest.raises(ValueError, match="more than its input channels"):
         Trainer(tmp_path / "other", TrainingConfig(**{**TINY, "architecture": {"dim": 4, "subdim": 8, "refinements": 2}}),
                 cache_module.Cache(tiny_cache)).warm_start(config.init_from)
@@ -112,6 +116,13 @@ def test_command_line_saves_and_validates_the_config(tmp_path, tiny_cache, capsy
     assert main([str(run), "--resume", "--crop", "64", "--quiet"]) == 2  # resume keeps the data config
     assert main([str(tmp_path / "bad"), "--crop", "20", "--quiet"]) == 2
     assert "crop must exceed" in capsys.readouterr().err
+    assert main([str(tmp_path / "cold"), "--config", str(config_file), "--init-from", str(tmp_path / "gone"),
+                 "--quiet"]) == 2
+    assert "init_from must be a release folder" in capsys.readouterr().err
+    # a checkpoint makes the run's starting weights history: resuming it needs no init_from folder any more
+    saved["init_from"] = str(tmp_path / "gone")
+    (run / "config.json").write_text(json.dumps(saved))
+    assert main([str(run), "--resume", "--samples", "32", "--quiet"]) == 0
 
 
 def test_validation_split_is_by_sample():
