@@ -487,7 +487,7 @@ def release(run_dir, destination):
 
 def seed_from_release(run_dir, source):
     """Start a run folder from a release: its config, log, plot and checkpoint (the checkpoint folder's own
-    log.csv and config.json, when present, describe a run continued past the released weights)."""
+    log.csv, loss.png and config.json, when present, describe a run continued past the released weights)."""
     import shutil
 
     run_dir, source = Path(run_dir), Path(source)
@@ -500,7 +500,7 @@ def seed_from_release(run_dir, source):
         if (source / name).is_file():
             shutil.copy2(source / name, run_dir / name)
     shutil.copytree(source / "checkpoint", run_dir / "checkpoints")
-    for name in ("log.csv", CONFIG_NAME):  # the checkpoint's own log and config, if newer than the weights'
+    for name in ("log.csv", "loss.png", CONFIG_NAME):  # the checkpoint's own, if newer than the weights'
         if (source / "checkpoint" / name).is_file():
             shutil.move(run_dir / "checkpoints" / name, run_dir / name)
 

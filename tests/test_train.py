@@ -166,9 +166,11 @@ def test_a_checkpoint_newer_than_the_release_brings_its_own_config(tmp_path, tin
     newer = json.loads((tmp_path / "released" / "config.json").read_text())
     newer["natural_weight"] = 3.0  # the run went on with another schedule after the release
     (tmp_path / "released" / "checkpoint" / "config.json").write_text(json.dumps(newer))
+    (tmp_path / "released" / "checkpoint" / "loss.png").write_bytes(b"the newer plot")
     assert main([str(tmp_path / "second"), "--resume", "--from-release", str(tmp_path / "released"), "--cache",
                  str(tiny_cache), "--samples", "48", "--quiet"]) == 0
     assert json.loads((tmp_path / "second" / "config.json").read_text())["natural_weight"] == 3.0
+    assert not (tmp_path / "second" / "checkpoints" / "loss.png").exists()
 
 
 def test_a_cache_of_an_older_format_is_refused(tmp_path, tiny_cache):
