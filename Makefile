@@ -11,6 +11,7 @@ DEMO_STEP ?= 7
 
 TEST_SET := data/test-seed777
 TUNING_SETS := data/tune-seed1001 data/tune-seed1002
+NATURAL_TUNING_SETS := data/tune-natural-seed1003 data/tune-natural-seed1004
 REAL_DIR ?= ../shared/hdc2021-real/full
 
 .PHONY: setup system-packages demo test results benchmark clean
@@ -54,7 +55,13 @@ results: setup
 	test -d data/tune-seed1001 || $(PY) -m hdc.synthetic data/tune-seed1001 --steps 0-19 --per-font 4 --seed 1001
 	test -d data/tune-seed1002 || $(PY) -m hdc.synthetic data/tune-seed1002 --steps 0-19 --per-font 8 --seed 1002 \
 		--natural 0
+	test -d data/tune-natural-seed1003 || $(PY) -m hdc.synthetic data/tune-natural-seed1003 --steps 0-19 \
+		--per-font 0 --natural 3 --seed 1003
+	test -d data/tune-natural-seed1004 || $(PY) -m hdc.synthetic data/tune-natural-seed1004 --steps 0-19 \
+		--per-font 0 --natural 10 --seed 1004
 	test -f evaluation/wiener_balance.json || $(PY) -m evaluation.baselines tune $(TUNING_SETS)
+	grep -q '"consistency"' weights/manifest.json || $(PY) -m evaluation.consistency weights \
+		--text $(TUNING_SETS) --natural $(NATURAL_TUNING_SETS) --report docs/results
 	for method in network identity wiener; do \
 		$(PY) -m evaluation.run $(TEST_SET) runs/eval/$$method --method $$method || exit 1; \
 		if [ -d $(REAL_DIR) ]; then $(PY) -m evaluation.real $(REAL_DIR) runs/eval/$$method/real --method $$method; fi; \

@@ -7,7 +7,8 @@ On N full-size (2360 x 1460, 16-bit) synthetic TIFFs, in one run:
 - the inference pipeline of main.py (weights loaded and traced once, warm-up excluded), and its
   ratio to the floor, the figure to drive down;
 - main.py end to end as a command (start-up and weight loading included), seconds per image;
-- each stage alone: read, downscale, background fit, median filters, Wiener channel, model, upscale, PNG write;
+- each stage alone: read, downscale, background fit, median filters, Wiener channel, data consistency's input,
+  model, upscale, finish with data consistency, PNG write;
 - the model in float32 vs mixed_bfloat16 (time and largest output difference), tf.function vs predict;
 - peak memory of main.py over 10 and over 200 images;
 - OCR scoring, images per second; training, crops per second (a short fixed run).
@@ -81,14 +82,24 @@ def stage_times(files, deblurrer, step, repeats):
     wiener = {} if preprocessor.wiener_balance is None else {"Wiener channel": median_time(
         lambda: wiener_deconvolve(flat, NOMINAL_RADIUS[step] / preprocessor.full_scale(flat.shape),
                                   preprocessor.wiener_balance), repeats)}
+    consistency, finish = {}, {}
+    if deblurrer.consistency is not None:
+        reduction = deblurrer.consistency.reduction
+        consistency = {"data consistency's input (downscale, background)": median_time(
+            lambda: preprocessor.observed(image, step, reduction), repeats)}
+        finish = {"finish with data consistency": median_time(lambda: deblurrer.finish(result, image.shape),
+                                                              repeats)}
     return {
         "read TIFF": median_time(lambda: read_image(files[0]), repeats),
         "downscale": median_time(lambda: downscale(image, deblurrer.preprocessor.scale), repeats),
         "background fit": median_time(lambda: flatten_background(small, fit), repeats),
         "median filters": median_time(lambda: median_stack(flat, deblurrer.preprocessor.median_widths), repeats),
         **wiener,
+        **consistency,
         "model": median_time(lambda: deblurrer.infer(prepared, step), repeats),
-        "upscale (finish)": median_time(lambda: deblurrer.finish(result, image.shape), repeats),
+        "upscale (finish, without data consistency)": median_time(
+            lambda: deblurrer.with_consistency(None).finish(result, image.shape), repeats),
+        **finish,
         "PNG write": median_time(lambda: write_png(scratch, finished), repeats),
     }
 
@@ -167,9 +178,10 @@ def run(count, repeats, step, weights=None, output=None, train_batches=20):
     from hdc.inference import Deblurrer, resolve_precision
     from hdc.io import read_image, write_png
     from hdc.pipeline import deblur_files
-    from hdc.weights import default_weights_dir, model_spec
+    from hdc.weights import consistency_for, default_weights_dir, model_spec
 
     spec = model_spec(weights or default_weights_dir(), step)
+    consistency = consistency_for(weights or default_weights_dir(), step)
     results = {"machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                            "python": platform.python_version()},
                "versions": versions(), "images": count, "repeats": repeats, "step": step,
@@ -177,7 +189,7 @@ def run(count, repeats, step, weights=None, output=None, train_batches=20):
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         files = make_inputs(scratch / "data", count, step)
-        deblurrer = Deblurrer(spec, resolve_precision("auto"))
+        deblurrer = Deblurrer(spec, resolve_precision("auto"), consistency)
         out = scratch / "out"
         out.mkdir()
         floor = median_time(lambda: deblur_files(files, out, step, lambda image, s: image, progress=False),

@@ -20,13 +20,19 @@ def matched(image, reference):
     return (design @ coefficients).reshape(image.shape)
 
 
+def psnr(image, reference):
+    """PSNR in dB of `image` against `reference`, both (H, W) float in [0, 1], after the gain and offset match."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    return float(peak_signal_noise_ratio(reference, np.clip(matched(image, reference), 0.0, 1.0), data_range=1.0))
+
+
 def quality(image, reference):
     """(PSNR in dB, SSIM) of `image` against `reference`, both (H, W) float in [0, 1]."""
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    from skimage.metrics import structural_similarity
 
-    image = np.clip(matched(image, reference), 0.0, 1.0)
-    return (float(peak_signal_noise_ratio(reference, image, data_range=1.0)),
-            float(structural_similarity(reference, image, data_range=1.0)))
+    return (psnr(image, reference),
+            float(structural_similarity(reference, np.clip(matched(image, reference), 0.0, 1.0), data_range=1.0)))
 
 
 def sanity_check(samples, outputs_dir, report_dir, name="method"):

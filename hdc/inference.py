@@ -1,5 +1,6 @@
 """Inference: a blurred full-size image and its step in, a deblurred full-size image out."""
 
+import copy
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -7,21 +8,33 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from hdc.consistency import make_consistent
 from hdc.model import build_model
 from hdc.preprocessing import Preprocessor, resize
-from hdc.weights import WeightsError, default_weights_dir, model_spec
+from hdc.weights import WeightsError, consistency_for, default_weights_dir, model_spec
+
+
+class Observation(NamedTuple):
+    """The blurred input at the data consistency's scale, divided by its background level, (h, w) float32,
+    and the step's disc radius in pixels of that scale."""
+    image: np.ndarray
+    radius: float
 
 
 class Prepared(NamedTuple):
-    """A network input (h + 2 border, w + 2 border, channels) float32 and whether its image's border was paper."""
+    """A network input (h + 2 border, w + 2 border, channels) float32, whether its image's border was paper,
+    and the `Observation` for data consistency (None without it)."""
     network_input: np.ndarray
     paper: bool
+    observation: Observation = None
 
 
 class Result(NamedTuple):
-    """A network output (h, w) float32 in [0, 1] and whether its image's border was paper."""
+    """A network output (h, w) float32 in [0, 1], whether its image's border was paper, and the
+    `Observation` for data consistency (None without it)."""
     output: np.ndarray
     paper: bool
+    observation: Observation = None
 
 
 class Deblurrer:
@@ -31,10 +44,13 @@ class Deblurrer:
     ----------
     spec : `hdc.weights.ModelSpec` (weights file, architecture, working scale).
     precision : "float32" or "mixed_bfloat16" (faster on CPUs with bf16 support, slightly different output).
+    consistency : a `hdc.consistency.Consistency` to make the output agree with the input through the known
+        blur, or None for the network's output as it is.
     """
 
-    def __init__(self, spec, precision="float32"):
+    def __init__(self, spec, precision="float32", consistency=None):
         self.spec = spec
+        self.consistency = consistency
         self.model = build_model(spec.architecture, precision)
         try:
             self.model.load_weights(spec.path)
@@ -45,34 +61,51 @@ class Deblurrer:
         self.traces = 0
         self.forward = tf.function(self._forward)
 
+    def with_consistency(self, consistency):
+        """A copy of this deblurrer, sharing its network, that finishes with `consistency` (or None)."""
+        twin = copy.copy(self)
+        twin.consistency = consistency
+        return twin
+
     def _forward(self, image, step):
         self.traces += 1  # runs only while tracing: counts the traces
         return self.model([image, step], training=False)
 
     def prepare(self, image, step):
         """A `Prepared` input for `image` at `step`: the working-scale network input (h, w, channels) float32,
-        reflect-padded by the network's border, and whether the image's border was paper."""
+        reflect-padded by the network's border, whether the image's border was paper, and the `Observation`
+        when the output is made consistent with the input."""
         b = self.border
         network_input, paper = self.preprocessor.inputs(image, step)
-        return Prepared(np.pad(network_input, ((b, b), (b, b), (0, 0)), mode="reflect"), paper)
+        observation = None
+        if self.consistency is not None:
+            observation = Observation(*self.preprocessor.observed(image, step, self.consistency.reduction))
+        return Prepared(np.pad(network_input, ((b, b), (b, b), (0, 0)), mode="reflect"), paper, observation)
 
     def infer(self, prepared, step):
         """Run the network on a `Prepared` input; returns a `Result`: (h, w) float32 in [0, 1], 1 = white."""
         output = self.forward(tf.constant(prepared.network_input[None]),
                               tf.constant([[float(step)]], dtype=tf.float32))
-        return Result(output.numpy()[0, :, :, 0], prepared.paper)
+        return Result(output.numpy()[0, :, :, 0], prepared.paper, prepared.observation)
 
     def finish(self, result, shape):
         """Upscale a `Result` to the input's `shape` (H, W), scaled as its input was; float32 in [0, 1].
 
         Where the input's border was paper, the output is divided by its own background surface, fitted on
         the text-free border as for the input, so the paper, and with it the leftmost columns where the
-        scorer takes its white point, is white even where the network leaves it grey. A natural image is only
-        scaled (by its 99.9th percentile where that is above 1), so its tones are kept.
+        scorer takes its white point, is white even where the network leaves it grey. With data consistency,
+        the output is then upscaled to the observation's scale and corrected there (`hdc.consistency`).
+        The image is finally only scaled (by its 99.9th percentile where that is above 1), so its tones are kept.
         """
         output = result.output
         if result.paper:
             output = output / np.maximum(self.preprocessor.fit_for(output.shape)(output), 0.05)
+        if self.consistency is not None:
+            if result.observation is None:
+                raise ValueError("data consistency needs a result prepared with its observation")
+            observed, radius = result.observation
+            estimate = resize(output, observed.shape, "bicubic")
+            output = make_consistent(observed, estimate, radius, self.consistency)
         output = output / max(1.0, float(np.quantile(output, 0.999)))
         return np.clip(resize(output, shape, "bicubic"), 0.0, 1.0)
 
@@ -99,7 +132,10 @@ def resolve_precision(precision="auto"):
     return "mixed_bfloat16"
 
 
-def load_deblurrer(step, weights_dir=None, precision="auto"):
-    """The `Deblurrer` that the manifest in `weights_dir` (default: the shipped `weights/`) names for `step`."""
-    return Deblurrer(model_spec(weights_dir or default_weights_dir(), step), resolve_precision(precision))
+def load_deblurrer(step, weights_dir=None, precision="auto", consistency=True):
+    """The `Deblurrer` that the manifest in `weights_dir` (default: the shipped `weights/`) names for `step`,
+    with the manifest's data consistency for the step (`consistency=False`: the network's output as it is)."""
+    folder = weights_dir or default_weights_dir()
+    return Deblurrer(model_spec(folder, step), resolve_precision(precision),
+                     consistency_for(folder, step) if consistency else None)
 

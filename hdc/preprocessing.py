@@ -267,6 +267,16 @@ class Preprocessor:
         restored = np.clip(wiener_deconvolve(flat, radius, self.wiener_balance), -1.5, 1.0)
         return np.concatenate([stack, restored[..., None]], axis=-1), paper
 
+    def observed(self, image, step, reduction=2):
+        """The blurred input as data consistency sees it (`hdc.consistency`): `image` (H, W) area-averaged
+        to 1/`reduction` of its size and divided by its background level (paper ~1; a natural image by twice
+        its mean, as the network's input is). Returns (h, w) float32 and the step's nominal disc radius in
+        pixels of that scale."""
+        shape = working_shape(image.shape, reduction)
+        small = resize(image, shape, "box")
+        level, _ = background(small, self.fit_for(shape))
+        return (small / level).astype(np.float32), NOMINAL_RADIUS[step] / self.full_scale(shape)
+
     def full_scale(self, shape):
         """Downscale factor from a full-size camera image (`hdc.text.CAMERA_SHAPE`, where the
         nominal radii are measured) to a working-scale `shape`."""

@@ -579,7 +579,8 @@ def main(argv=None):
           f"weights in {arguments.run_dir / 'weights'}")
     if arguments.release:
         release(arguments.run_dir, arguments.release)
-        print(f"released to {arguments.release}")
+        print(f"released to {arguments.release}; tune its data consistency next (python -m evaluation.consistency "
+              f"{arguments.release} --text DIR... --natural DIR...): without it the outputs are the network's alone")
     return 0
 
 

@@ -9,12 +9,16 @@
                    "median_widths": [3, 5, 7, 9], "wiener_balance": 0.01,
                    "architecture": {"dim": 32, ...}}
       },
-      "steps": {"0": "scale7", "1": "scale7", ..., "19": "scale7"}
+      "steps": {"0": "scale7", "1": "scale7", ..., "19": "scale7"},
+      "consistency": {"0": {"weight": 0.1, "input_share": 0.3}, ...}
     }
 
 One shared step-conditioned model may serve every step; a step may name
 another model to override it. "wiener_balance" (optional) adds the Wiener
-input channel (`hdc.preprocessing.Preprocessor`).
+input channel (`hdc.preprocessing.Preprocessor`). "consistency" (optional,
+per step) makes the output agree with the input through the known blur
+(`hdc.consistency`); it is tuned for the weights it sits beside
+(`evaluation.consistency`).
 """
 
 import dataclasses
@@ -22,6 +26,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from hdc.consistency import Consistency
 from hdc.model import Architecture
 from hdc.preprocessing import Preprocessor
 
@@ -122,12 +127,43 @@ def model_spec(folder, step):
     return spec
 
 
-def write_manifest(folder, specs, steps):
-    """Write a manifest for `specs` (list of `ModelSpec`) and `steps` ({step: model name})."""
+def consistency_for(folder, step):
+    """The `hdc.consistency.Consistency` of `step` in the manifest in `folder`, or None when it has none."""
+    folder = Path(folder)
+    table = read_manifest(folder).get("consistency", {})
+    if not isinstance(table, dict):
+        raise WeightsError(f"the weights manifest in {folder}: \"consistency\" must be an object")
+    entry = table.get(str(step))
+    if entry is None:
+        return None
+    try:
+        return Consistency.from_dict(entry)
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        raise WeightsError(f"the weights manifest in {folder}: consistency of step {step} is invalid: "
+                           f"{error}") from None
+
+
+def write_manifest(folder, specs, steps, consistency=None):
+    """Write a manifest for `specs` (list of `ModelSpec`), `steps` ({step: model name}) and optionally
+    `consistency` ({step: `hdc.consistency.Consistency`})."""
     manifest = {"format": MANIFEST_FORMAT,
                 "models": {spec.name: spec.to_entry() for spec in specs},
                 "steps": {str(step): name for step, name in sorted(steps.items())}}
+    if consistency:
+        manifest["consistency"] = {str(step): value.to_dict() for step, value in sorted(consistency.items())}
     (Path(folder) / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def write_consistency(folder, table):
+    """Set the data consistency of the steps in `table` ({step: `hdc.consistency.Consistency`}) in the
+    manifest in `folder`, keeping the rest of the manifest (and the other steps' consistency)."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    merged = manifest.get("consistency", {})
+    merged.update({str(step): value.to_dict() for step, value in table.items()})
+    manifest["consistency"] = dict(sorted(merged.items(), key=lambda item: int(item[0])))
+    (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 

@@ -145,6 +145,7 @@ def test_benchmark_stages_and_precisions_run(tmp_path, random_weights):
     """The benchmark's stage timing and precision comparison run on the inference API (no timing is asserted)."""
     from conftest import text_like_image
     from evaluation import benchmark
+    from hdc.consistency import Consistency
     from hdc.inference import Deblurrer
     from hdc.io import write_tiff16
     from hdc.weights import model_spec
@@ -154,7 +155,8 @@ def test_benchmark_stages_and_precisions_run(tmp_path, random_weights):
         files.append(tmp_path / f"image_{index}.tif")
         write_tiff16(files[-1], text_like_image((292, 472), seed=index))
     spec = model_spec(random_weights, 5)
-    stages = benchmark.stage_times(files, Deblurrer(spec), 5, repeats=1)
-    assert {"model", "upscale (finish)", "background fit"} <= set(stages) and all(t > 0 for t in stages.values())
+    stages = benchmark.stage_times(files, Deblurrer(spec, consistency=Consistency(0.03, 0.5)), 5, repeats=1)
+    assert {"model", "upscale (finish, without data consistency)", "finish with data consistency",
+            "background fit"} <= set(stages) and all(t > 0 for t in stages.values())
     precision = benchmark.precision_comparison(files, spec, 5, repeats=1)
     assert precision["mean output difference, bf16 vs float32 (of 1)"] < 0.05

@@ -1,0 +1,177 @@
+"""Tune the data consistency of a weights folder per step, and write it into its manifest.
+
+    python -m evaluation.consistency WEIGHTS_DIR --text DIR... --natural DIR... [--steps 0-19]
+
+For every step, the network runs once on each tuning image; then every
+(weight, input share) of the grid finishes the outputs (`hdc.consistency`).
+Text images are scored by OCR, natural images by PSNR against their sharp
+captures (`evaluation.sanity.quality`). The chosen setting of a step is the
+best OCR score among those whose natural images score above the blurred
+input's PSNR by at least `margin` dB: the method must deconvolve photographs,
+not only draw text (facts §2). A step where no setting passes gets the one with
+the highest PSNR, marked in the report. The tuning sets must be disjoint from
+the test set (other seeds, other natural images).
+
+Writes the table into WEIGHTS_DIR/manifest.json and a report (consistency.md and .json) into --report.
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from hdc.consistency import Consistency
+from hdc.synthetic import parse_steps
+
+WEIGHT_GRID = (0.01, 0.03, 0.1)
+SHARE_GRID = (0.5, 0.7, 0.85)
+
+
+def network_results(deblurrer, samples, step, reduction):
+    """The network's `Result` (with its `Observation`) and the input's shape for each of `samples`."""
+    from hdc.inference import Observation
+    from hdc.io import read_image
+
+    results = []
+    for sample in samples:
+        image = read_image(sample.blurred)
+        observation = Observation(*deblurrer.preprocessor.observed(image, step, reduction))
+        result = deblurrer.infer(deblurrer.prepare(image, step), step)._replace(observation=observation)
+        results.append((result, image.shape))
+    return results
+
+
+def text_score(deblurrer, results, samples, scratch):
+    """Mean OCR score of `results` of text `samples` finished by `deblurrer`."""
+    from evaluation.scoring import score_many
+    from hdc.io import write_png
+
+    pairs = []
+    for index, ((result, shape), sample) in enumerate(zip(results, samples)):
+        path = Path(scratch) / f"{index}.png"
+        write_png(path, deblurrer.finish(result, shape))
+        pairs.append((path, sample.text))
+    return float(np.mean([score.score for score in score_many(pairs)]))
+
+
+def sharp_and_input(samples):
+    """For natural `samples`: their sharp captures at half resolution, and the blurred inputs' mean PSNR."""
+    from evaluation.sanity import psnr
+    from hdc.io import read_image
+    from hdc.preprocessing import downscale
+
+    sharps = [downscale(read_image(sample.sharp), 2) for sample in samples]
+    inputs = [psnr(downscale(read_image(sample.blurred), 2), sharp) for sample, sharp in zip(samples, sharps)]
+    return sharps, float(np.mean(inputs))
+
+
+def natural_psnr(deblurrer, results, sharps):
+    """Mean PSNR of `results` of natural images finished by `deblurrer` against their `sharps`, at half
+    resolution as in the sanity check (`evaluation.sanity`)."""
+    from evaluation.sanity import psnr
+    from hdc.preprocessing import downscale
+
+    return float(np.mean([psnr(downscale(deblurrer.finish(result, shape), 2), sharp)
+                          for (result, shape), sharp in zip(results, sharps)]))
+
+
+def choose(candidates, input_psnr, margin):
+    """The chosen candidate: best OCR among those with PSNR >= input + margin (ties: higher PSNR), else the
+    highest PSNR. `candidates` is a list of dicts with "ocr" and "psnr"; returns (candidate, passed)."""
+    passing = [c for c in candidates if c["psnr"] >= input_psnr + margin]
+    if passing:
+        return max(passing, key=lambda c: (c["ocr"], c["psnr"])), True
+    return max(candidates, key=lambda c: c["psnr"]), False
+
+
+def tune_step(weights_dir, step, text_samples, natural_samples, grid, margin, reduction=2):
+    """Tuning report of one step: the network alone, every grid setting, and the choice."""
+    from hdc.inference import load_deblurrer
+
+    network = load_deblurrer(step, weights_dir, "float32", consistency=False)
+    text_results = network_results(network, text_samples, step, reduction)
+    natural_results = network_results(network, natural_samples, step, reduction)
+    sharps, input_psnr = sharp_and_input(natural_samples)
+    report = {"text_images": len(text_samples), "natural_images": len(natural_samples), "input_psnr": input_psnr}
+    with tempfile.TemporaryDirectory() as scratch:
+        report["network"] = {"ocr": text_score(network, text_results, text_samples, scratch),
+                             "psnr": natural_psnr(network, natural_results, sharps)}
+        candidates = []
+        for weight, share in grid:
+            consistency = Consistency(weight, share, reduction)
+            finisher = network.with_consistency(consistency)
+            candidates.append({"weight": weight, "input_share": share,
+                               "ocr": text_score(finisher, text_results, text_samples, scratch),
+                               "psnr": natural_psnr(finisher, natural_results, sharps)})
+    report["candidates"] = candidates
+    chosen, report["passed"] = choose(candidates, report["input_psnr"], margin)
+    report["chosen"] = {"weight": chosen["weight"], "input_share": chosen["input_share"], "reduction": reduction}
+    return report
+
+
+def report_table(reports, margin):
+    lines = ["### Data consistency, tuned per step", "",
+             f"Chosen: the best OCR score among settings whose natural images' PSNR is at least {margin} dB "
+             "above the blurred input's.", "",
+             "| step | weight | input share | OCR | OCR network alone | PSNR | PSNR network alone | PSNR input |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for step, report in sorted(reports.items(), key=lambda item: int(item[0])):
+        chosen = next(c for c in report["candidates"] if c["weight"] == report["chosen"]["weight"]
+                      and c["input_share"] == report["chosen"]["input_share"])
+        mark = "" if report["passed"] else " (none passed)"
+        lines.append(f"| {step} | {chosen['weight']} | {chosen['input_share']}{mark} | {chosen['ocr']:.1f} | "
+                     f"{report['network']['ocr']:.1f} | {chosen['psnr']:.2f} | {report['network']['psnr']:.2f} | "
+                     f"{report['input_psnr']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m evaluation.consistency", description=__doc__.split("\n\n")[0])
+    parser.add_argument("weights_dir", metavar="WEIGHTS_DIR", type=Path)
+    parser.add_argument("--text", nargs="+", type=Path, required=True, help="tuning sets with text images")
+    parser.add_argument("--natural", nargs="+", type=Path, required=True, help="tuning sets with natural images")
+    parser.add_argument("--steps", type=parse_steps, default=list(range(20)))
+    parser.add_argument("--weights", type=lambda text: [float(v) for v in text.split(",")], default=WEIGHT_GRID,
+                        help="grid of consistency weights (default %(default)s)")
+    parser.add_argument("--shares", type=lambda text: [float(v) for v in text.split(",")], default=SHARE_GRID,
+                        help="grid of input shares (default %(default)s)")
+    parser.add_argument("--margin", type=float, default=0.1, help="PSNR margin over the input in dB (default 0.1)")
+    parser.add_argument("--report", type=Path, default=Path("docs/results"), help="folder for consistency.md/json")
+    arguments = parser.parse_args(argv)
+    from tqdm import tqdm
+
+    from hdc.dataset import DatasetError, find_samples
+    from hdc.weights import WeightsError, write_consistency
+
+    try:
+        text = [s for folder in arguments.text for s in find_samples(folder, set(arguments.steps))
+                if s.kind != "natural"]
+        natural = [s for folder in arguments.natural for s in find_samples(folder, set(arguments.steps))
+                   if s.kind == "natural"]
+        grid = [(weight, share) for weight in arguments.weights for share in arguments.shares]
+        reports = {}
+        for step in tqdm(arguments.steps, desc="consistency", unit="step"):
+            step_text = [s for s in text if s.step == step]
+            step_natural = [s for s in natural if s.step == step]
+            if not step_text or not step_natural:
+                raise DatasetError(f"step {step}: the tuning sets need text and natural images")
+            reports[str(step)] = tune_step(arguments.weights_dir, step, step_text, step_natural, grid,
+                                           arguments.margin)
+        write_consistency(arguments.weights_dir, {int(step): Consistency(**report["chosen"])
+                                                  for step, report in reports.items()})
+    except (DatasetError, WeightsError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    arguments.report.mkdir(parents=True, exist_ok=True)
+    (arguments.report / "consistency.json").write_text(json.dumps(reports, indent=1) + "\n")
+    table = report_table(reports, arguments.margin)
+    (arguments.report / "consistency.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Data consistency: the correction itself, its manifest entries, inference with it and its tuning command."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from hdc.consistency import Consistency, make_consistent, transfer_function
+from hdc.physics import convolve_fft, defocus_psf
+
+
+def scene(shape=(120, 160), seed=0):
+    """A smooth random picture (h, w) float64 in [0.2, 0.9]."""
+    from scipy import ndimage
+
+    noise = ndimage.gaussian_filter(np.random.default_rng(seed).normal(size=shape), 4)
+    return 0.2 + 0.7 * (noise - noise.min()) / (noise.max() - noise.min())
+
+
+def psnr(image, reference):
+    return 10 * np.log10(1 / np.mean((image[20:-20, 20:-20] - reference[20:-20, 20:-20]) ** 2))
+
+
+def test_the_transfer_function_keeps_the_mean_and_is_real_for_a_centred_disc():
+    blur = transfer_function(6.0, (64, 80))
+    assert blur.shape == (64, 41)
+    assert blur[0, 0] == pytest.approx(1.0)
+    assert np.abs(blur.imag).max() < 1e-9
+
+
+def test_the_true_image_is_a_fixed_point():
+    sharp = scene()
+    observed = convolve_fft(sharp, defocus_psf(6.0))
+    result = make_consistent(observed, sharp, 6.0, Consistency(0.01, 0.0))
+    assert psnr(result, sharp) > psnr(observed, sharp) + 10
+
+
+def test_the_data_corrects_a_wrong_estimate():
+    sharp = scene()
+    observed = convolve_fft(sharp, defocus_psf(6.0))
+    wrong = np.where(sharp > 0.55, 1.0, 0.0)  # a binarized guess, as a text prior paints
+    result = make_consistent(observed, wrong, 6.0, Consistency(0.03, 0.5))
+    assert psnr(result, sharp) > psnr(wrong, sharp) + 3
+    assert result.dtype == np.float32 and result.shape == sharp.shape
+
+
+def test_a_heavy_weight_keeps_the_prior():
+    sharp = scene()
+    observed = convolve_fft(sharp, defocus_psf(4.0))
+    estimate = scene(seed=1)
+    result = make_consistent(observed, estimate, 4.0, Consistency(1e6, 0.25))
+    np.testing.assert_allclose(result, 0.75 * estimate + 0.25 * observed, atol=1e-4)
+
+
+@pytest.mark.parametrize("values", [dict(weight=0.0, input_share=0.5), dict(weight=0.1, input_share=1.5),
+                                    dict(weight=float("nan"), input_share=0.5),
+                                    dict(weight=0.1, input_share=0.5, reduction=0)])
+def test_invalid_settings(values):
+    with pytest.raises(ValueError):
+        Consistency(**values)
+
+
+def test_the_manifest_table_is_read_merged_and_checked(tmp_path, random_weights):
+    from hdc.weights import WeightsError, consistency_for, model_spec, write_consistency
+
+    folder = tmp_path / "weights"
+    shutil.copytree(random_weights, folder)
+    assert consistency_for(folder, 3) is None
+    write_consistency(folder, {3: Consistency(0.03, 0.5), 4: Consistency(0.1, 0.7)})
+    write_consistency(folder, {4: Consistency(0.3, 0.5)})
+    assert consistency_for(folder, 3) == Consistency(0.03, 0.5)
+    assert consistency_for(folder, 4) == Consistency(0.3, 0.5)
+    assert model_spec(folder, 4).name == "tiny"  # the rest of the manifest is kept
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["consistency"]["5"] = {"weight": -1, "input_share": 0.5}
+    manifest["consistency"]["6"] = {"weight": 0.1, "share": 0.5}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    for step in (5, 6):
+        with pytest.raises(WeightsError, match=f"consistency of step {step}"):
+            consistency_for(folder, step)
+
+
+def test_inference_with_consistency(tmp_path, random_weights):
+    from conftest import text_like_image
+
+    from hdc.inference import load_deblurrer
+    from hdc.weights import write_consistency
+
+    folder = tmp_path / "weights"
+    shutil.copytree(random_weights, folder)
+    write_consistency(folder, {5: Consistency(0.03, 0.5)})
+    image = text_like_image((300, 470))
+    corrected = load_deblurrer(5, folder, "float32")
+    plain = load_deblurrer(5, folder, "float32", consistency=False)
+    assert corrected.consistency == Consistency(0.03, 0.5) and plain.consistency is None
+    output = corrected(image, 5)
+    assert output.shape == image.shape and 0 <= output.min() and output.max() <= 1
+    assert not np.allclose(output, plain(image, 5), atol=1e-3)
+    # the twin shares the network and gives the same result
+    np.testing.assert_array_equal(plain.with_consistency(corrected.consistency)(image, 5), output)
+    with pytest.raises(ValueError, match="observation"):
+        corrected.finish(plain.infer(plain.prepare(image, 5), 5), image.shape)
+
+
+def test_choose_prefers_ocr_among_settings_that_pass_the_sanity_check():
+    from evaluation.consistency import choose
+
+    candidates = [{"ocr": 90, "psnr": 20.0}, {"ocr": 80, "psnr": 22.5}, {"ocr": 85, "psnr": 22.2}]
+    assert choose(candidates, input_psnr=22.0, margin=0.1) == (candidates[2], True)
+    assert choose(candidates, input_psnr=23.0, margin=0.1) == (candidates[1], False)
+
+
+def test_the_tuning_command_writes_the_manifest_and_a_report(tmp_path, random_weights, capsys):
+    from evaluation import consistency
+    from hdc import synthetic
+    from hdc.weights import consistency_for
+
+    data = tmp_path / "tune"
+    synthetic.main([str(data), "--steps", "2", "--per-font", "1", "--natural", "1", "--workers", "2",
+                    "--seed", "5"])
+    folder = tmp_path / "weights"
+    shutil.copytree(random_weights, folder)
+    assert consistency.main([str(folder), "--text", str(data), "--natural", str(data), "--steps", "2",
+                             "--weights", "0.03,0.3", "--shares", "0.5", "--report", str(tmp_path / "report")]) == 0
+    report = json.loads((tmp_path / "report" / "consistency.json").read_text())
+    assert len(report["2"]["candidates"]) == 2 and report["2"]["text_images"] == 2
+    chosen = report["2"]["chosen"]
+    assert consistency_for(folder, 2) == Consistency(chosen["weight"], chosen["input_share"])
+    assert "| 2 |" in (tmp_path / "report" / "consistency.md").read_text()
+    assert consistency.main([str(folder), "--text", str(data), "--natural", str(data), "--steps", "3",
+                             "--report", str(tmp_path / "report")]) == 2
+    assert "step 3" in capsys.readouterr().err
