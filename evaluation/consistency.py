@@ -13,6 +13,7 @@ the highest PSNR, marked in the report. The tuning sets must be disjoint from
 the test set (other seeds, other natural images).
 
 Writes the table into WEIGHTS_DIR/manifest.json and a report (consistency.md and .json) into --report.
+``--reselect REPORT.json`` chooses again from a previous report (another --margin) without measuring.
 """
 
 import argparse
@@ -87,8 +88,8 @@ def choose(candidates, input_psnr, margin):
     return max(candidates, key=lambda c: c["psnr"]), False
 
 
-def tune_step(weights_dir, step, text_samples, natural_samples, grid, margin, reduction=2):
-    """Tuning report of one step: the network alone, every grid setting, and the choice."""
+def tune_step(weights_dir, step, text_samples, natural_samples, grid, reduction=2):
+    """Tuning report of one step: the network alone and every grid setting (`decide` adds the choice)."""
     from hdc.inference import load_deblurrer
 
     network = load_deblurrer(step, weights_dir, "float32", consistency=False)
@@ -107,9 +108,36 @@ def tune_step(weights_dir, step, text_samples, natural_samples, grid, margin, re
                                "ocr": text_score(finisher, text_results, text_samples, scratch),
                                "psnr": natural_psnr(finisher, natural_results, sharps)})
     report["candidates"] = candidates
-    chosen, report["passed"] = choose(candidates, report["input_psnr"], margin)
-    report["chosen"] = {"weight": chosen["weight"], "input_share": chosen["input_share"], "reduction": reduction}
+    report["reduction"] = reduction
     return report
+
+
+def decide(report, margin):
+    """Add to a step's tuning `report` the chosen setting ("chosen"), whether it passed and the margin used."""
+    chosen, report["passed"] = choose(report["candidates"], report["input_psnr"], margin)
+    report["chosen"] = {"weight": chosen["weight"], "input_share": chosen["input_share"],
+                        "reduction": report["reduction"]}
+    report["margin"] = margin
+    return report
+
+
+def measure(weights_dir, text_dirs, natural_dirs, steps, grid):
+    """{step: tuning report} over `steps` for the text images of `text_dirs` and the natural ones of
+    `natural_dirs` (see `tune_step`)."""
+    from tqdm import tqdm
+
+    from hdc.dataset import DatasetError, find_samples
+
+    text = [s for folder in text_dirs for s in find_samples(folder, set(steps)) if s.kind != "natural"]
+    natural = [s for folder in natural_dirs for s in find_samples(folder, set(steps)) if s.kind == "natural"]
+    reports = {}
+    for step in tqdm(steps, desc="consistency", unit="step"):
+        step_text = [s for s in text if s.step == step]
+        step_natural = [s for s in natural if s.step == step]
+        if not step_text or not step_natural:
+            raise DatasetError(f"step {step}: the tuning sets need text and natural images")
+        reports[str(step)] = tune_step(weights_dir, step, step_text, step_natural, grid)
+    return reports
 
 
 def report_table(reports, margin):
@@ -131,37 +159,36 @@ def report_table(reports, margin):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m evaluation.consistency", description=__doc__.split("\n\n")[0])
     parser.add_argument("weights_dir", metavar="WEIGHTS_DIR", type=Path)
-    parser.add_argument("--text", nargs="+", type=Path, required=True, help="tuning sets with text images")
-    parser.add_argument("--natural", nargs="+", type=Path, required=True, help="tuning sets with natural images")
+    parser.add_argument("--text", nargs="+", type=Path, help="tuning sets with text images")
+    parser.add_argument("--natural", nargs="+", type=Path, help="tuning sets with natural images")
+    parser.add_argument("--reselect", type=Path, metavar="JSON",
+                        help="choose again from a previous consistency.json (e.g. with another --margin) "
+                             "instead of measuring")
     parser.add_argument("--steps", type=parse_steps, default=list(range(20)))
     parser.add_argument("--weights", type=lambda text: [float(v) for v in text.split(",")], default=WEIGHT_GRID,
                         help="grid of consistency weights (default %(default)s)")
     parser.add_argument("--shares", type=lambda text: [float(v) for v in text.split(",")], default=SHARE_GRID,
                         help="grid of input shares (default %(default)s)")
-    parser.add_argument("--margin", type=float, default=0.1, help="PSNR margin over the input in dB (default 0.1)")
+    parser.add_argument("--margin", type=float, default=0.3, help="PSNR margin over the input in dB (default 0.3)")
     parser.add_argument("--report", type=Path, default=Path("docs/results"), help="folder for consistency.md/json")
     arguments = parser.parse_args(argv)
-    from tqdm import tqdm
-
-    from hdc.dataset import DatasetError, find_samples
+    if not arguments.reselect and not (arguments.text and arguments.natural):
+        parser.error("give --text and --natural tuning sets, or --reselect a previous report")
+    from hdc.dataset import DatasetError
     from hdc.weights import WeightsError, write_consistency
 
     try:
-        text = [s for folder in arguments.text for s in find_samples(folder, set(arguments.steps))
-                if s.kind != "natural"]
-        natural = [s for folder in arguments.natural for s in find_samples(folder, set(arguments.steps))
-                   if s.kind == "natural"]
-        grid = [(weight, share) for weight in arguments.weights for share in arguments.shares]
-        reports = {}
-        for step in tqdm(arguments.steps, desc="consistency", unit="step"):
-            step_text = [s for s in text if s.step == step]
-            step_natural = [s for s in natural if s.step == step]
-            if not step_text or not step_natural:
-                raise DatasetError(f"step {step}: the tuning sets need text and natural images")
-            reports[str(step)] = tune_step(arguments.weights_dir, step, step_text, step_natural, grid,
-                                           arguments.margin)
+        if arguments.reselect:
+            reports = json.loads(arguments.reselect.read_text())
+        else:
+            reports = measure(arguments.weights_dir, arguments.text, arguments.natural, arguments.steps,
+                              [(weight, share) for weight in arguments.weights for share in arguments.shares])
+        reports = {step: decide(report, arguments.margin) for step, report in reports.items()}
         write_consistency(arguments.weights_dir, {int(step): Consistency(**report["chosen"])
                                                   for step, report in reports.items()})
+    except (OSError, json.JSONDecodeError, KeyError) as error:
+        print(f"error: cannot reselect from {arguments.reselect}: {error}", file=sys.stderr)
+        return 2
     except (DatasetError, WeightsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -128,6 +128,18 @@ def test_the_tuning_command_writes_the_manifest_and_a_report(tmp_path, random_we
     chosen = report["2"]["chosen"]
     assert consistency_for(folder, 2) == Consistency(chosen["weight"], chosen["input_share"])
     assert "| 2 |" in (tmp_path / "report" / "consistency.md").read_text()
+    # choosing again from the report with an impossible margin: the highest PSNR, marked as failed
+    assert consistency.main([str(folder), "--reselect", str(tmp_path / "report" / "consistency.json"),
+                             "--margin", "100", "--report", str(tmp_path / "again")]) == 0
+    again = json.loads((tmp_path / "again" / "consistency.json").read_text())["2"]
+    best = max(again["candidates"], key=lambda c: c["psnr"])
+    assert not again["passed"] and again["margin"] == 100
+    assert consistency_for(folder, 2) == Consistency(best["weight"], best["input_share"])
+    assert "none passed" in (tmp_path / "again" / "consistency.md").read_text()
     assert consistency.main([str(folder), "--text", str(data), "--natural", str(data), "--steps", "3",
                              "--report", str(tmp_path / "report")]) == 2
     assert "step 3" in capsys.readouterr().err
+    assert consistency.main([str(folder), "--reselect", str(tmp_path / "missing.json")]) == 2
+    assert "cannot reselect" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        consistency.main([str(folder), "--text", str(data)])
