@@ -38,23 +38,15 @@ def find_captures(folder):
 
 
 def method_for(name, weights=None):
-    """A callable (image, step) -> image: the network (one Deblurrer per weights file) or a baseline."""
+    """A callable (image, step) -> image: the network (as main.py runs it) or a baseline."""
     if name in ("identity", "wiener"):
         from evaluation.baselines import METHODS
 
         return METHODS[name]
-    from hdc.inference import Deblurrer
-    from hdc.weights import default_weights_dir, model_spec
+    from hdc.inference import StepDeblurrers
 
-    loaded = {}
-
-    def network(image, step):
-        spec = model_spec(weights or default_weights_dir(), step)
-        if spec.path not in loaded:
-            loaded[spec.path] = Deblurrer(spec)
-        return loaded[spec.path](image, step)
-
-    return network
+    deblurrers = StepDeblurrers(weights)
+    return lambda image, step: deblurrers(step)(image, step)
 
 
 def main(argv=None):

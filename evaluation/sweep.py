@@ -14,17 +14,11 @@ import numpy as np
 
 
 def sweep(image, weights_dir=None, steps=range(20)):
-    """{step: deblurred (H, W) float32} for each step, loading each manifest entry once."""
-    from hdc.inference import Deblurrer
-    from hdc.weights import default_weights_dir, model_spec
+    """{step: deblurred (H, W) float32} for each step, as main.py would deblur `image` at that step."""
+    from hdc.inference import StepDeblurrers
 
-    loaded, outputs = {}, {}
-    for step in steps:
-        spec = model_spec(weights_dir or default_weights_dir(), step)
-        if spec.path not in loaded:
-            loaded[spec.path] = Deblurrer(spec)
-        outputs[step] = loaded[spec.path](image, step)
-    return outputs
+    deblurrers = StepDeblurrers(weights_dir)
+    return {step: deblurrers(step)(image, step) for step in steps}
 
 
 def figure(image, outputs, true_step, path, title=""):

@@ -139,3 +139,18 @@ def load_deblurrer(step, weights_dir=None, precision="auto", consistency=True):
     return Deblurrer(model_spec(folder, step), resolve_precision(precision),
                      consistency_for(folder, step) if consistency else None)
 
+
+class StepDeblurrers:
+    """The `Deblurrer` of any step from one weights folder, each weights file loaded once, each with its step's
+    data consistency: ``StepDeblurrers(weights_dir)(step)(image, step)``."""
+
+    def __init__(self, weights_dir=None, precision="float32"):
+        self.folder = weights_dir or default_weights_dir()
+        self.precision = resolve_precision(precision)
+        self.loaded = {}
+
+    def __call__(self, step):
+        spec = model_spec(self.folder, step)
+        if spec.path not in self.loaded:
+            self.loaded[spec.path] = Deblurrer(spec, self.precision)
+        return self.loaded[spec.path].with_consistency(consistency_for(self.folder, step))

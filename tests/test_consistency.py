@@ -107,8 +107,11 @@ def test_choose_prefers_ocr_among_settings_that_pass_the_sanity_check():
     from evaluation.consistency import choose
 
     candidates = [{"ocr": 90, "psnr": 20.0}, {"ocr": 80, "psnr": 22.5}, {"ocr": 85, "psnr": 22.2}]
-    assert choose(candidates, input_psnr=22.0, margin=0.1) == (candidates[2], True)
-    assert choose(candidates, input_psnr=23.0, margin=0.1) == (candidates[1], False)
+    assert choose(candidates, input_psnr=22.0, margin=0.1) == (candidates[2], "ocr")
+    assert choose(candidates, input_psnr=23.0, margin=0.1) == (candidates[1], "none passed")
+    # where no setting can pass the OCR mark, the step cannot count: the best natural images win
+    hopeless = [{"ocr": 40, "psnr": 22.2}, {"ocr": 10, "psnr": 22.9}]
+    assert choose(hopeless, input_psnr=22.0, margin=0.1) == (hopeless[1], "out of reach")
 
 
 def test_the_tuning_command_writes_the_manifest_and_a_report(tmp_path, random_weights, capsys):
@@ -135,7 +138,7 @@ def test_the_tuning_command_writes_the_manifest_and_a_report(tmp_path, random_we
     best = max(again["candidates"], key=lambda c: c["psnr"])
     assert not again["passed"] and again["margin"] == 100
     assert consistency_for(folder, 2) == Consistency(best["weight"], best["input_share"])
-    assert "none passed" in (tmp_path / "again" / "consistency.md").read_text()
+    assert "PSNR (" in (tmp_path / "again" / "consistency.md").read_text()
     assert consistency.main([str(folder), "--text", str(data), "--natural", str(data), "--steps", "3",
                              "--report", str(tmp_path / "report")]) == 2
     assert "step 3" in capsys.readouterr().err
@@ -143,3 +146,16 @@ def test_the_tuning_command_writes_the_manifest_and_a_report(tmp_path, random_we
     assert "cannot reselect" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         consistency.main([str(folder), "--text", str(data)])
+
+
+def test_step_deblurrers_share_the_network_and_follow_the_manifest(tmp_path, random_weights):
+    from hdc.inference import StepDeblurrers
+    from hdc.weights import write_consistency
+
+    folder = tmp_path / "weights"
+    shutil.copytree(random_weights, folder)
+    write_consistency(folder, {5: Consistency(0.03, 0.5)})
+    deblurrers = StepDeblurrers(folder)
+    five, six = deblurrers(5), deblurrers(6)
+    assert five.model is six.model and len(deblurrers.loaded) == 1
+    assert five.consistency == Consistency(0.03, 0.5) and six.consistency is None
