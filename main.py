@@ -67,6 +67,8 @@ def parse_arguments(argv):
     parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="auto",
                         help="numeric precision of the network: auto (default) is mixed_bfloat16 on CPUs with native "
                              "bfloat16 instructions and no GPU, else float32 (docs/benchmark: same OCR scores)")
+    parser.add_argument("--no-consistency", action="store_true",
+                        help="the network's output as it is, without the data consistency of the manifest")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -89,7 +91,7 @@ def main(argv=None):
 
     start = time.perf_counter()
     try:
-        deblurrer = load_deblurrer(step, arguments.weights, arguments.precision)
+        deblurrer = load_deblurrer(step, arguments.weights, arguments.precision, not arguments.no_consistency)
     except WeightsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

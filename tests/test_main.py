@@ -189,3 +189,20 @@ def test_shipped_weights_give_a_white_left_margin_and_dark_text(tmp_path, capsys
     assert pixels.shape == (1460, 2360) and pixels.dtype == np.uint8
     assert pixels[:, :50].min() > 0 and np.median(pixels[:, :50]) >= 240
     assert np.percentile(pixels[500:1000, 500:1900], 1) < 80  # dark text in the middle
+
+
+def test_the_manifest_s_data_consistency_and_no_consistency(tmp_path, tiff_folder, random_weights, capsys):
+    import shutil
+
+    from hdc.consistency import Consistency
+    from hdc.weights import write_consistency
+
+    folder = tmp_path / "weights"
+    shutil.copytree(random_weights, folder)
+    write_consistency(folder, {5: Consistency(0.03, 0.5)})
+    outputs = {}
+    for name, extra in (("plain", ["--weights", random_weights]), ("consistent", ["--weights", folder]),
+                        ("switched off", ["--weights", folder, "--no-consistency"])):
+        assert run(capsys, tiff_folder, tmp_path / name, 5, *extra)[0] == 0
+        outputs[name] = (tmp_path / name / "focusStep_5_timesR_size_30_sample_0001.png").read_bytes()
+    assert outputs["switched off"] == outputs["plain"] != outputs["consistent"]
