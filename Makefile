@@ -66,7 +66,8 @@ results: setup
 		$(PY) -m evaluation.run $(TEST_SET) runs/eval/$$method --method $$method || exit 1; \
 		if [ -d $(REAL_DIR) ]; then $(PY) -m evaluation.real $(REAL_DIR) runs/eval/$$method/real --method $$method; fi; \
 	done
-	$(PY) -m evaluation.leaderboard runs/eval/network runs/eval/wiener runs/eval/identity \
+	$(PY) -m evaluation.run $(TEST_SET) runs/eval/network-alone --method "$(PY) main.py --quiet --no-consistency"
+	$(PY) -m evaluation.leaderboard runs/eval/network runs/eval/network-alone runs/eval/wiener runs/eval/identity \
 		$(wildcard runs/eval/article-recipe-28k) --output docs/results
 	$(PY) -m evaluation.examples $(TEST_SET) runs/eval/network docs/results/examples-verdana.png --font Verdana
 	$(PY) -m evaluation.examples $(TEST_SET) runs/eval/network docs/results/examples-times.png --font Times

@@ -95,8 +95,11 @@ class Deblurrer:
         the text-free border as for the input, so the paper, and with it the leftmost columns where the
         scorer takes its white point, is white even where the network leaves it grey. With data consistency,
         the output is then upscaled to the observation's scale and corrected there (`hdc.consistency`).
-        Finally, the paper (at 1) is white and brighter overshoot is clipped; a natural image is instead only
-        scaled (by its 99.9th percentile where that is above 1), so its tones are kept.
+        The image is finally only scaled (by its 99.9th percentile where that is above 1), so its tones are kept:
+        a bright natural image that passed for paper keeps its highlights (clipping them at the paper's level
+        cost up to 5 dB on the sanity check's clock image); with data consistency, the text's overshoot also
+        lowers the paper to about 0.87, which the scorer's normalization (white point from the left columns)
+        undoes.
         """
         output = result.output
         if result.paper:
@@ -107,8 +110,7 @@ class Deblurrer:
             observed, radius = result.observation
             estimate = resize(output, observed.shape, "bicubic")
             output = make_consistent(observed, estimate, radius, self.consistency)
-        if not result.paper:
-            output = output / max(1.0, float(np.quantile(output, 0.999)))
+        output = output / max(1.0, float(np.quantile(output, 0.999)))
         return np.clip(resize(output, shape, "bicubic"), 0.0, 1.0)
 
     def __call__(self, image, step):
