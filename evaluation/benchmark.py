@@ -86,7 +86,7 @@ def stage_times(files, deblurrer, step, repeats):
     if deblurrer.consistency is not None:
         reduction = deblurrer.consistency.reduction
         consistency = {"data consistency's input (downscale, background)": median_time(
-            lambda: preprocessor.observed(image, step, reduction), repeats)}
+            lambda: preprocessor.observed(image, step, prepared.paper, reduction), repeats)}
         finish = {"finish with data consistency": median_time(lambda: deblurrer.finish(result, image.shape),
                                                               repeats)}
     return {

@@ -42,8 +42,9 @@ def network_results(deblurrer, samples, step, reduction):
     results = []
     for sample in samples:
         image = read_image(sample.blurred)
-        observation = Observation(*deblurrer.preprocessor.observed(image, step, reduction))
-        result = deblurrer.infer(deblurrer.prepare(image, step), step)._replace(observation=observation)
+        prepared = deblurrer.prepare(image, step)
+        observation = Observation(*deblurrer.preprocessor.observed(image, step, prepared.paper, reduction))
+        result = deblurrer.infer(prepared, step)._replace(observation=observation)
         results.append((result, image.shape))
     return results
 

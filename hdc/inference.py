@@ -79,7 +79,7 @@ class Deblurrer:
         network_input, paper = self.preprocessor.inputs(image, step)
         observation = None
         if self.consistency is not None:
-            observation = Observation(*self.preprocessor.observed(image, step, self.consistency.reduction))
+            observation = Observation(*self.preprocessor.observed(image, step, paper, self.consistency.reduction))
         return Prepared(np.pad(network_input, ((b, b), (b, b), (0, 0)), mode="reflect"), paper, observation)
 
     def infer(self, prepared, step):

@@ -155,7 +155,15 @@ def background(image, fit):
     surface = paper_surface(image, fit)
     if surface is not None:
         return surface, True
-    return np.full(fit.shape, max(2.0 * float(np.mean(image)), 1e-3), np.float32), False
+    return background_level(image, fit, paper=False), False
+
+
+def background_level(image, fit, paper):
+    """The level (rows, columns) float32 of `background` for a decision already made: the border surface
+    fitted by `fit` when `paper`, else a constant at twice the image's mean."""
+    if paper:
+        return np.maximum(fit(image), 1e-3).astype(np.float32)
+    return np.full(fit.shape, max(2.0 * float(np.mean(image)), 1e-3), np.float32)
 
 
 def flatten_background(image, fit):
@@ -267,14 +275,14 @@ class Preprocessor:
         restored = np.clip(wiener_deconvolve(flat, radius, self.wiener_balance), -1.5, 1.0)
         return np.concatenate([stack, restored[..., None]], axis=-1), paper
 
-    def observed(self, image, step, reduction=2):
+    def observed(self, image, step, paper, reduction=2):
         """The blurred input as data consistency sees it (`hdc.consistency`): `image` (H, W) area-averaged
-        to 1/`reduction` of its size and divided by its background level (paper ~1; a natural image by twice
-        its mean, as the network's input is). Returns (h, w) float32 and the step's nominal disc radius in
-        pixels of that scale."""
+        to 1/`reduction` of its size and divided by its background level, with the network input's decision
+        `paper` (from `inputs`), so that both are on one scale: paper ~1, or a natural image divided by twice
+        its mean. Returns (h, w) float32 and the step's nominal disc radius in pixels of that scale."""
         shape = working_shape(image.shape, reduction)
         small = resize(image, shape, "box")
-        level, _ = background(small, self.fit_for(shape))
+        level = background_level(small, self.fit_for(shape), paper)
         return (small / level).astype(np.float32), NOMINAL_RADIUS[step] / self.full_scale(shape)
 
     def full_scale(self, shape):

@@ -159,3 +159,18 @@ def test_step_deblurrers_share_the_network_and_follow_the_manifest(tmp_path, ran
     five, six = deblurrers(5), deblurrers(6)
     assert five.model is six.model and len(deblurrers.loaded) == 1
     assert five.consistency == Consistency(0.03, 0.5) and six.consistency is None
+
+
+def test_the_observation_follows_the_network_input_s_paper_decision():
+    """At high steps the 1:7 input may take a smooth photograph for paper while the 1:2 fit would not (and
+    vice versa): the observation must use the network input's decision, or the two are on different scales."""
+    from conftest import text_like_image
+
+    from hdc.preprocessing import Preprocessor
+
+    preprocessor = Preprocessor(7)
+    image = text_like_image((292, 472))
+    as_paper, _ = preprocessor.observed(image, 5, paper=True)
+    as_natural, _ = preprocessor.observed(image, 5, paper=False)
+    assert np.median(as_paper) == pytest.approx(1.0, abs=0.05)  # the paper at 1
+    assert np.mean(as_natural) == pytest.approx(0.5, abs=0.01)  # twice the mean at 1
