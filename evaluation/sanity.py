@@ -14,25 +14,28 @@ import numpy as np
 
 
 def matched(image, reference):
-    """`image` mapped by the least-squares a·image + b onto `reference` (both (H, W) float)."""
+    """`image` mapped by the least-squares a·image + b onto `reference` (both (H, W) float), clipped to
+    [0, 1]."""
     design = np.stack([image.ravel(), np.ones(image.size)], axis=1)
     coefficients = np.linalg.lstsq(design, reference.ravel(), rcond=None)[0]
-    return (design @ coefficients).reshape(image.shape)
+    return np.clip((design @ coefficients).reshape(image.shape), 0.0, 1.0)
 
 
 def psnr(image, reference):
     """PSNR in dB of `image` against `reference`, both (H, W) float in [0, 1], after the gain and offset match."""
     from skimage.metrics import peak_signal_noise_ratio
 
-    return float(peak_signal_noise_ratio(reference, np.clip(matched(image, reference), 0.0, 1.0), data_range=1.0))
+    return float(peak_signal_noise_ratio(reference, matched(image, reference), data_range=1.0))
 
 
 def quality(image, reference):
-    """(PSNR in dB, SSIM) of `image` against `reference`, both (H, W) float in [0, 1]."""
-    from skimage.metrics import structural_similarity
+    """(PSNR in dB, SSIM) of `image` against `reference`, both (H, W) float in [0, 1], after the gain and
+    offset match (made once for both)."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-    return (psnr(image, reference),
-            float(structural_similarity(reference, np.clip(matched(image, reference), 0.0, 1.0), data_range=1.0)))
+    image = matched(image, reference)
+    return (float(peak_signal_noise_ratio(reference, image, data_range=1.0)),
+            float(structural_similarity(reference, image, data_range=1.0)))
 
 
 def sanity_check(samples, outputs_dir, report_dir, name="method"):
