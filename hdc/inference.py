@@ -22,11 +22,23 @@ class Observation(NamedTuple):
 
 
 class Prepared(NamedTuple):
-    """A network input (h + 2 border, w + 2 border, channels) float32, whether its image's border was paper,
-    and the `Observation` for data consistency (None without it)."""
+    """A network input (h, w, channels) float32 padded for the network (`network_padding`), whether its
+    image's border was paper, and the `Observation` for data consistency (None without it)."""
     network_input: np.ndarray
     paper: bool
     observation: Observation = None
+    padding: tuple = ((0, 0), (0, 0))
+
+
+def network_padding(shape, architecture):
+    """The reflect padding ((top, bottom), (left, right)) of a working-scale frame of `shape` (h, w) for the
+    network: its `border` on each side (the article's 'valid' convolutions), then up to a multiple of its
+    `multiple` (the U-Net's poolings), split between both sides."""
+    padding = []
+    for size in shape:
+        extra = (-(size + 2 * architecture.border)) % architecture.multiple
+        padding.append((architecture.border + extra // 2, architecture.border + extra - extra // 2))
+    return tuple(padding)
 
 
 class Result(NamedTuple):
@@ -57,7 +69,6 @@ class Deblurrer:
         except Exception as error:  # h5py and Keras raise many types for a bad file
             raise WeightsError(f"cannot load weights {spec.path}: {type(error).__name__}: {error}") from None
         self.preprocessor = Preprocessor(spec.scale, spec.median_widths, spec.wiener_balance)
-        self.border = spec.architecture.border
         self.traces = 0
         self.forward = tf.function(self._forward)
 
@@ -73,20 +84,23 @@ class Deblurrer:
 
     def prepare(self, image, step):
         """A `Prepared` input for `image` at `step`: the working-scale network input (h, w, channels) float32,
-        reflect-padded by the network's border, whether the image's border was paper, and the `Observation`
-        when the output is made consistent with the input."""
-        b = self.border
+        reflect-padded for the network (`network_padding`), whether the image's border was paper, and the
+        `Observation` when the output is made consistent with the input."""
         network_input, paper = self.preprocessor.inputs(image, step)
         observation = None
         if self.consistency is not None:
             observation = Observation(*self.preprocessor.observed(image, step, paper, self.consistency.reduction))
-        return Prepared(np.pad(network_input, ((b, b), (b, b), (0, 0)), mode="reflect"), paper, observation)
+        padding = network_padding(network_input.shape[:2], self.spec.architecture)
+        return Prepared(np.pad(network_input, (*padding, (0, 0)), mode="reflect"), paper, observation, padding)
 
     def infer(self, prepared, step):
         """Run the network on a `Prepared` input; returns a `Result`: (h, w) float32 in [0, 1], 1 = white."""
         output = self.forward(tf.constant(prepared.network_input[None]),
-                              tf.constant([[float(step)]], dtype=tf.float32))
-        return Result(output.numpy()[0, :, :, 0], prepared.paper, prepared.observation)
+                              tf.constant([[float(step)]], dtype=tf.float32)).numpy()[0, :, :, 0]
+        border = self.spec.architecture.border
+        (top, bottom), (left, right) = [(low - border, high - border) for low, high in prepared.padding]
+        output = output[top:output.shape[0] - bottom, left:output.shape[1] - right]
+        return Result(output, prepared.paper, prepared.observation)
 
     def finish(self, result, shape):
         """Upscale a `Result` to the input's `shape` (H, W), scaled as its input was; float32 in [0, 1].

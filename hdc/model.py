@@ -1,4 +1,7 @@
-"""The seed article's step-conditioned network, as one Keras model factory.
+"""The step-conditioned networks as Keras functional models: `build_model` builds the one an architecture
+(`hdc.architecture`) describes; the U-Net lives in `hdc.unet`.
+
+The seed article's network:
 
 Three stages: preprocessing (valid 3x3 convolutions, ELU, batch
 normalization, each gated by a sigmoid Dense layer of the step), refinement
@@ -11,58 +14,10 @@ All convolutions are 'valid', so the output is smaller than the input by
 `border(...)` pixels on each side; the model is fully convolutional.
 """
 
-import dataclasses
-
 import keras
 from keras import layers
 
-
-@dataclasses.dataclass(frozen=True)
-class Architecture:
-    """Hyperparameters of the network (the article's defaults).
-
-    dim : channels in the refinement stage.
-    subdim : channels of the intermediate preprocessing layers.
-    refinements : number of applications of the shared convolution.
-    shared_width : kernel width of the shared convolution (odd).
-    channels : input channels (image plus its median-filtered versions).
-    skip : add to the output logit Σ_c w_c(step) · logit(input_c + 1) over the centre of the input
-        (w: a Dense layer of the step, at initialization 1 for the image and 0 for its filtered
-        versions: the convolutions start as a correction of the image passed through).
-    """
-
-    dim: int = 32
-    subdim: int = 32
-    refinements: int = 12
-    shared_width: int = 5
-    channels: int = 5
-    skip: bool = False
-
-    def __post_init__(self):
-        for name in ("dim", "subdim", "refinements", "shared_width", "channels"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.shared_width % 2 == 0:
-            raise ValueError(f"shared_width must be odd, got {self.shared_width}")
-        if not isinstance(self.skip, bool):
-            raise ValueError(f"skip must be true or false, got {self.skip!r}")
-
-    @property
-    def border(self):
-        """Pixels lost on each side: five 3x3 convolutions plus the refinement crops."""
-        return 5 + self.refinements * (self.shared_width - 1) // 2
-
-    @classmethod
-    def from_dict(cls, values):
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown architecture keys: {sorted(unknown)}")
-        return cls(**values)
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
+from hdc.architecture import ArticleArchitecture
 
 
 def _small_normal(shape, dtype=None):
@@ -94,12 +49,12 @@ def _input_logits(image, step, architecture, limit=0.01):
     return keras.ops.sum(logits * weights, axis=-1, keepdims=True)
 
 
-def build_model(architecture=Architecture(), dtype_policy="float32"):
-    """Build the network.
+def build_model(architecture=ArticleArchitecture(), dtype_policy="float32"):
+    """Build the network `architecture` describes (`hdc.architecture`): the article's or the U-Net.
 
     Parameters
     ----------
-    architecture : `Architecture`.
+    architecture : `hdc.architecture.ArticleArchitecture` or `hdc.architecture.UNetArchitecture`.
     dtype_policy : Keras dtype policy of every layer but the output ("float32" or
         "mixed_bfloat16"); the sigmoid output is always float32.
 
@@ -107,9 +62,19 @@ def build_model(architecture=Architecture(), dtype_policy="float32"):
     -------
     keras.Model with inputs ``[image (batch, H, W, channels) float32,
     step (batch, 1) float32]`` and output (batch, H - 2b, W - 2b, 1) in
-    [0, 1] (1 = white paper), where b = ``architecture.border``. With the
-    defaults and a 110 x 110 x 5 input: 67,185 parameters, 52 x 52 output.
+    [0, 1] (1 = white paper), where b = ``architecture.border`` (0 for the U-Net, whose H and W must be
+    multiples of ``architecture.multiple``). With the article's defaults and a 110 x 110 x 5 input: 67,185
+    parameters, 52 x 52 output.
     """
+    if architecture.kind == "unet":
+        from hdc.unet import build_unet
+
+        return build_unet(architecture, dtype_policy)
+    return build_article(architecture, dtype_policy)
+
+
+def build_article(architecture, dtype_policy="float32"):
+    """The seed article's network (see the module docstring and `build_model`)."""
     a, d = architecture, dtype_policy
     image = keras.Input((None, None, a.channels), name="image")
     step = keras.Input((1,), name="step")

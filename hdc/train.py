@@ -56,7 +56,8 @@ class TrainingConfig:
     checkpoint_minutes : minutes between checkpoints.
     log_every : crops between log lines.
     seed : seed of the data order, crops and synthetic samples.
-    architecture : `hdc.model.Architecture` fields.
+    architecture : fields of an `hdc.architecture` architecture, with its "kind" ("article" when missing,
+        or "unet").
     median_widths : median filter widths of the input channels.
     wiener_balance : regularization of the Wiener-deconvolved input channel (0: no such channel).
     init_from : a release folder (e.g. weights/) whose weights start the run instead of random ones; its
@@ -91,9 +92,9 @@ class TrainingConfig:
     init_from: str = ""
 
     def __post_init__(self):
-        from hdc.model import Architecture
+        from hdc.architecture import architecture_from_dict
 
-        self.architecture = Architecture.from_dict({**self.architecture, "channels": self.preprocessor().channels})
+        self.architecture = architecture_from_dict({**self.architecture, "channels": self.preprocessor().channels})
         problems = []
         if not self.wiener_balance >= 0:
             problems.append(f"wiener_balance must be positive, or 0 for no Wiener channel; got {self.wiener_balance}")
@@ -101,6 +102,8 @@ class TrainingConfig:
             problems.append(f"steps must be integers in 0..19, got {self.steps}")
         if self.crop <= 2 * self.architecture.border:
             problems.append(f"crop must exceed twice the network border {self.architecture.border}, got {self.crop}")
+        if self.crop % self.architecture.multiple:
+            problems.append(f"crop must be a multiple of {self.architecture.multiple} for this network, got {self.crop}")
         for name in ("per_step", "batch", "samples", "validation_crops", "log_every", "reduction"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 problems.append(f"{name} must be a positive integer, got {getattr(self, name)!r}")
@@ -281,9 +284,13 @@ class Trainer:
 
         spec = model_spec(folder, self.config.steps[0])
         wanted = self.config.architecture
-        if dataclasses.replace(spec.architecture, channels=wanted.channels, skip=wanted.skip) != wanted:
-            raise ValueError(f"the network in {folder} differs from this run's in more than its input channels "
-                             "and skip path")
+        if spec.architecture == wanted:
+            self.model.load_weights(spec.path)
+            return
+        if wanted.kind != "article" or spec.architecture.kind != "article" or dataclasses.replace(
+                spec.architecture, channels=wanted.channels, skip=wanted.skip) != wanted:
+            raise ValueError(f"the network in {folder} differs from this run's in more than the article network's "
+                             "input channels and skip path")
         source = build_model(spec.architecture)
         source.load_weights(spec.path)
         released_names = {layer.name for layer in source.layers}
@@ -505,6 +512,21 @@ def seed_from_release(run_dir, source):
             shutil.move(run_dir / "checkpoints" / name, run_dir / name)
 
 
+def architecture_option(text):
+    """The --architecture option: a kind name or a JSON object of architecture fields, as a dict."""
+    from hdc.architecture import KINDS
+
+    if text in KINDS:
+        return {"kind": text}
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError:
+        values = None
+    if not isinstance(values, dict):
+        raise argparse.ArgumentTypeError(f"expected {' or '.join(sorted(KINDS))} or a JSON object, got {text!r}")
+    return values
+
+
 def parse_arguments(argv):
     defaults = TrainingConfig()
     parser = argparse.ArgumentParser(prog="python -m hdc.train", description=__doc__.split("\n\n")[0])
@@ -519,6 +541,9 @@ def parse_arguments(argv):
                         help="after training, copy weights, manifest, config, log, plot and checkpoint to DIR")
     parser.add_argument("--from-release", type=Path, metavar="DIR",
                         help="with --resume: start RUN_DIR from a release folder (e.g. weights/) and continue it")
+    parser.add_argument("--architecture", type=architecture_option, metavar="KIND|JSON",
+                        help='the network: "article" (default), "unet", or a JSON object of hdc.architecture fields '
+                             'with its "kind", e.g. \'{"kind": "unet", "widths": [24, 48, 96, 192, 256]}\'')
     parser.add_argument("--quiet", action="store_true")
     for field in dataclasses.fields(TrainingConfig):
         if field.name in ("architecture", "median_widths"):

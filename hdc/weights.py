@@ -7,7 +7,7 @@
       "models": {
         "scale7": {"file": "scale7.weights.h5", "sha256": "...", "scale": 7,
                    "median_widths": [3, 5, 7, 9], "wiener_balance": 0.01,
-                   "architecture": {"dim": 32, ...}}
+                   "architecture": {"kind": "article", "dim": 32, ...}}
       },
       "steps": {"0": "scale7", "1": "scale7", ..., "19": "scale7"},
       "consistency": {"0": {"weight": 0.1, "input_share": 0.3}, ...}
@@ -27,7 +27,7 @@ import json
 from pathlib import Path
 
 from hdc.consistency import Consistency
-from hdc.model import Architecture
+from hdc.architecture import architecture_from_dict
 from hdc.preprocessing import Preprocessor
 
 MANIFEST_NAME = "manifest.json"
@@ -52,7 +52,7 @@ class ModelSpec:
     sha256: str
     scale: float
     median_widths: tuple
-    architecture: Architecture
+    architecture: object  # hdc.architecture.ArticleArchitecture or UNetArchitecture
     wiener_balance: float = None
 
     def to_entry(self):
@@ -111,7 +111,7 @@ def model_spec(folder, step):
     try:
         spec = ModelSpec(name=name, path=folder / entry["file"], sha256=str(entry["sha256"]),
                          scale=float(entry["scale"]), median_widths=tuple(int(w) for w in entry["median_widths"]),
-                         architecture=Architecture.from_dict(entry["architecture"]),
+                         architecture=architecture_from_dict(entry["architecture"]),
                          wiener_balance=None if entry.get("wiener_balance") is None
                          else float(entry["wiener_balance"]))
     except (KeyError, TypeError, ValueError) as error:

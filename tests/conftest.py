@@ -28,11 +28,12 @@ def text_like_image(shape=(146, 236), seed=0):
 def random_weights(tmp_path_factory):
     """A weights folder with a manifest and a randomly initialised small model (median and Wiener channels)
     for every step."""
-    from hdc.model import Architecture, build_model
+    from hdc.architecture import ArticleArchitecture
+    from hdc.model import build_model
     from hdc.weights import export_model
 
     folder = tmp_path_factory.mktemp("weights")
-    architecture = Architecture(dim=8, subdim=8, refinements=3, channels=6)
+    architecture = ArticleArchitecture(dim=8, subdim=8, refinements=3, channels=6)
     export_model(build_model(architecture), folder, "tiny", 7, (3, 5, 7, 9), architecture, wiener_balance=0.01)
     return folder
 

@@ -40,6 +40,27 @@ def test_a_tiny_model_learns(tmp_path, tiny_cache):
     assert (tmp_path / "run" / "weights" / "manifest.json").is_file() and (tmp_path / "run" / "loss.png").is_file()
 
 
+TINY_UNET = {**TINY, "architecture": {"kind": "unet", "widths": [4, 8, 12], "embedding": 8}}
+
+
+def test_a_tiny_unet_learns_and_resumes_exactly(tmp_path, tiny_cache):
+    config = TrainingConfig(**TINY_UNET, samples=320, learning_rate=0.01)
+    assert config.architecture.kind == "unet" and config.architecture.border == 0
+    train(tmp_path / "run", config, tiny_cache, progress=False)
+    losses = [float(row.split(",")[1]) for row in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
+    assert losses[-1] < 0.8 * losses[0]
+    train(tmp_path / "split", TrainingConfig(**TINY_UNET, samples=160, learning_rate=0.01), tiny_cache,
+          progress=False)
+    train(tmp_path / "split", config, tiny_cache, resume=True, progress=False)
+    for first, second in zip(final_weights(tmp_path / "run"), final_weights(tmp_path / "split")):
+        np.testing.assert_allclose(first, second, rtol=1e-5, atol=1e-6)
+
+
+def test_a_unet_crop_must_fit_its_poolings():
+    with pytest.raises(ValueError, match="crop must be a multiple of 4"):
+        TrainingConfig(**{**TINY_UNET, "crop": 42})
+
+
 def final_weights(run_dir):
     import keras
 
@@ -74,11 +95,12 @@ def test_warm_start_from_a_release_with_fewer_channels_and_no_skip(tmp_path, tin
     the image's, until training moves them."""
     import keras
 
-    from hdc.model import Architecture, build_model
+    from hdc.architecture import ArticleArchitecture
+    from hdc.model import build_model
     from hdc.train import Trainer
     from hdc.weights import export_model
 
-    old = Architecture(**{**TINY["architecture"], "channels": 5})
+    old = ArticleArchitecture(**{**TINY["architecture"], "channels": 5})
     released = build_model(old)
     export_model(released, tmp_path / "release", "old", 7, (3, 5, 7, 9), old)
     config = TrainingConfig(**{**TINY, "architecture": {**TINY["architecture"], "skip": True}},
@@ -92,7 +114,7 @@ def test_warm_start_from_a_release_with_fewer_channels_and_no_skip(tmp_path, tin
     image = np.clip(inputs[0, b:-b, b:-b, :1] + 1.0, 0.01, 0.99)
     expected = 1.0 / (1.0 + np.exp(-(logit(released([inputs[..., :5], step]).numpy()[0]) + logit(image))))
     np.testing.assert_allclose(trainer.model([inputs, step]).numpy()[0], expected, atol=1e-4)
-    with pytest.raises(ValueError, match="more than its input channels"):
+    with pytest.raises(ValueError, match="more than the article network.s input channels"):
         Trainer(tmp_path / "other", TrainingConfig(**{**TINY, "architecture": {"dim": 4, "subdim": 8, "refinements": 2}}),
                 cache_module.Cache(tiny_cache)).warm_start(config.init_from)
     keras.backend.clear_session()
