@@ -8,52 +8,9 @@ Exit codes: 0 all written, 1 some inputs failed, 2 bad arguments or weights.
 import argparse
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-
-class UsageError(ValueError):
-    """A command-line argument is unusable; the message names it."""
-
-
-def parse_step(text):
-    """The blur step as an int in 0..19, from its command-line text."""
-    try:
-        step = int(text)
-    except ValueError:
-        raise UsageError(f"STEP must be an integer in 0..19, got {text!r}") from None
-    if not 0 <= step <= 19:
-        raise UsageError(f"STEP must be an integer in 0..19, got {step}")
-    return step
-
-
-def input_files(folder):
-    """The TIFFs of INPUT_DIR, sorted; raises `UsageError` for a missing, unreadable or empty folder."""
-    from hdc.io import list_tiffs
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UsageError(f"INPUT_DIR {str(folder)!r} does not exist or is not a folder")
-    try:
-        files = list_tiffs(folder)
-    except OSError as error:
-        raise UsageError(f"INPUT_DIR {str(folder)!r} cannot be read: {error.strerror}") from None
-    if not files:
-        raise UsageError(f"INPUT_DIR {str(folder)!r} holds no .tif or .tiff file")
-    return files
-
-
-def prepare_output(folder):
-    """Create OUTPUT_DIR if needed and check that it is writable."""
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise UsageError(f"OUTPUT_DIR {str(folder)!r} is not writable: {error.strerror}") from None
-    return folder
+from hdc.cli import UsageError, fail, input_files, parse_step, prepare_output, report_files
 
 
 def parse_arguments(argv):
@@ -81,8 +38,7 @@ def main(argv=None):
         files = input_files(arguments.input_dir)
         output_dir = prepare_output(arguments.output_dir)
     except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(error)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from hdc.inference import load_deblurrer
@@ -93,16 +49,12 @@ def main(argv=None):
     try:
         deblurrer = load_deblurrer(step, arguments.weights, arguments.precision, not arguments.no_consistency)
     except WeightsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(error)
     written, failures = deblur_files(files, output_dir, step, deblurrer,
                                      progress=not arguments.quiet and len(files) > 1)
-    for name, reason in failures:
-        print(f"error: {name}: {reason}", file=sys.stderr)
     seconds = (time.perf_counter() - start) / max(1, len(files))
-    print(f"step {step}: wrote {written} PNG(s) to {output_dir}, {len(failures)} failed, "
-          f"{seconds:.2f} s per image")
-    return 1 if failures else 0
+    return report_files(f"step {step}: wrote {written} PNG(s) to {output_dir}, {len(failures)} failed, "
+                        f"{seconds:.2f} s per image", failures)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from hdc.physics import NOMINAL_RADIUS
-from hdc.preprocessing import BackgroundFit, background, resize, wiener_deconvolve
+from hdc.preprocessing import BackgroundFit, background, normalize_contrast, resize, wiener_deconvolve
 
 BALANCE_FILE = Path(__file__).resolve().parent / "wiener_balance.json"
 BALANCE_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -28,7 +28,7 @@ BALANCE_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 def identity(image, step):
     """The blurred input, contrast-normalized: its 99.5th percentile becomes white. (H, W) float32 in [0, 1]."""
-    return np.clip(image / max(float(np.percentile(image, 99.5)), 1e-3), 0.0, 1.0)
+    return normalize_contrast(image)
 
 
 def wiener(image, step, balance=None, reduction=2):
@@ -103,21 +103,17 @@ def main(argv=None):
         return 0
     if len(arguments.paths) != 3:
         parser.error("a baseline takes INPUT_DIR OUTPUT_DIR STEP")
-    import main as entry
+    from hdc.cli import UsageError, fail, input_files, parse_step, prepare_output, report_files
     from hdc.pipeline import deblur_files
 
     try:
-        step = entry.parse_step(arguments.paths[2])
-        files = entry.input_files(arguments.paths[0])
-        output_dir = entry.prepare_output(arguments.paths[1])
-    except entry.UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        step = parse_step(arguments.paths[2])
+        files = input_files(arguments.paths[0])
+        output_dir = prepare_output(arguments.paths[1])
+    except UsageError as error:
+        return fail(error)
     written, failures = deblur_files(files, output_dir, step, METHODS[arguments.method], progress=len(files) > 1)
-    for name, reason in failures:
-        print(f"error: {name}: {reason}", file=sys.stderr)
-    print(f"{arguments.method}, step {step}: wrote {written} PNG(s), {len(failures)} failed")
-    return 1 if failures else 0
+    return report_files(f"{arguments.method}, step {step}: wrote {written} PNG(s), {len(failures)} failed", failures)
 
 
 if __name__ == "__main__":

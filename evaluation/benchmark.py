@@ -67,8 +67,7 @@ def peak_memory(input_dir, output_dir, step, weights):
 def stage_times(files, deblurrer, step, repeats):
     """Seconds per stage, each timed alone on the first image."""
     from hdc.io import read_image, write_png
-    from hdc.physics import NOMINAL_RADIUS
-    from hdc.preprocessing import downscale, flatten_background, median_stack, wiener_deconvolve
+    from hdc.preprocessing import downscale, flatten_background, median_stack
 
     image = read_image(files[0])
     small = downscale(image, deblurrer.preprocessor.scale)
@@ -80,13 +79,11 @@ def stage_times(files, deblurrer, step, repeats):
     scratch = Path(tempfile.mkdtemp()) / "stage.png"
     preprocessor = deblurrer.preprocessor
     wiener = {} if preprocessor.wiener_balance is None else {"Wiener channel": median_time(
-        lambda: wiener_deconvolve(flat, NOMINAL_RADIUS[step] / preprocessor.full_scale(flat.shape),
-                                  preprocessor.wiener_balance), repeats)}
+        lambda: preprocessor.wiener_channel(flat, step), repeats)}
     consistency, finish = {}, {}
     if deblurrer.consistency is not None:
-        reduction = deblurrer.consistency.reduction
         consistency = {"data consistency's input (downscale, background)": median_time(
-            lambda: preprocessor.observed(image, step, prepared.paper, reduction), repeats)}
+            lambda: deblurrer.postprocessor.observe(image, step, prepared.paper), repeats)}
         finish = {"finish with data consistency": median_time(lambda: deblurrer.finish(result, image.shape),
                                                               repeats)}
     return {

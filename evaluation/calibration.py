@@ -20,6 +20,7 @@ from PIL import Image
 
 from hdc import physics, synthetic
 from hdc.dataset import DatasetError, parse_name
+from hdc.validation import STEPS
 
 
 def load_gray(path):
@@ -170,7 +171,7 @@ def figures(results, folder):
     plt.close(figure)
 
     figure, axes = plt.subplots(1, 3, figsize=(14, 4))
-    all_steps = np.arange(20)
+    all_steps = np.array(STEPS)
     low, high = np.array(physics.RADIUS_RANGE).T
     axes[0].fill_between(all_steps, low, high, alpha=0.25, label="training range")
     axes[0].plot(all_steps, physics.NOMINAL_RADIUS, "k-", label="nominal radius")

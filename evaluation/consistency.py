@@ -3,7 +3,7 @@
     python -m evaluation.consistency WEIGHTS_DIR --text DIR... --natural DIR... [--steps 0-19]
 
 For every step, the network runs once on each tuning image; then every
-(weight, input share) of the grid finishes the outputs (`hdc.consistency`).
+(weight, input share) of the grid finishes the outputs (`hdc.postprocessing`).
 Text images are scored by OCR, natural images by PSNR against their sharp
 captures (`evaluation.sanity.psnr`). The chosen setting of a step is the
 best OCR score among those whose natural images score above the blurred
@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.scoring import PASS_MARK
-from hdc.consistency import Consistency
-from hdc.synthetic import parse_steps
+from hdc.cli import steps_argument
+from hdc.postprocessing import Consistency
+from hdc.validation import STEPS
 
 WEIGHT_GRID = (0.01, 0.03, 0.1)
 SHARE_GRID = (0.5, 0.6, 0.7, 0.85, 1.0)
@@ -36,14 +37,15 @@ SHARE_GRID = (0.5, 0.6, 0.7, 0.85, 1.0)
 
 def network_results(deblurrer, samples, step, reduction):
     """The network's `Result` (with its `Observation`) and the input's shape for each of `samples`."""
-    from hdc.inference import Observation
     from hdc.io import read_image
+    from hdc.postprocessing import Consistency, Postprocessor
 
+    observer = Postprocessor(deblurrer.preprocessor, Consistency(weight=1.0, input_share=0.0, reduction=reduction))
     results = []
     for sample in samples:
         image = read_image(sample.blurred)
         prepared = deblurrer.prepare(image, step)
-        observation = Observation(*deblurrer.preprocessor.observed(image, step, prepared.paper, reduction))
+        observation = observer.observe(image, step, prepared.paper)
         result = deblurrer.infer(prepared, step)._replace(observation=observation)
         results.append((result, image.shape))
     return results
@@ -179,7 +181,7 @@ def main(argv=None):
     parser.add_argument("--reselect", type=Path, metavar="JSON",
                         help="choose again from a previous consistency.json (e.g. with another --margin) "
                              "instead of measuring")
-    parser.add_argument("--steps", type=parse_steps, default=list(range(20)))
+    parser.add_argument("--steps", type=steps_argument, default=list(STEPS))
     parser.add_argument("--weights", type=lambda text: [float(v) for v in text.split(",")], default=WEIGHT_GRID,
                         help="grid of consistency weights (default %(default)s)")
     parser.add_argument("--shares", type=lambda text: [float(v) for v in text.split(",")], default=SHARE_GRID,

@@ -12,17 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hdc.synthetic import parse_steps
+from hdc.cli import steps_argument
+from hdc.preprocessing import normalize_contrast
 
 
 def crop_middle_line(image):
     """The band of the middle text line: rows 40-62 %, columns 12-88 % of the frame."""
     rows, columns = image.shape
     return image[int(rows * 0.40):int(rows * 0.62), int(columns * 0.12):int(columns * 0.88)]
-
-
-def normalized(image):
-    return np.clip(image / max(float(np.percentile(image, 99.5)), 1e-3), 0, 1)
 
 
 def figure(test_dir, run_dir, path, steps, font="Verdana", sample=1, natural=None):
@@ -51,7 +48,7 @@ def figure(test_dir, run_dir, path, steps, font="Verdana", sample=1, natural=Non
     for row, step in enumerate(steps):
         item = chosen[step]
         output = Path(run_dir) / "outputs" / f"step{step}" / f"{item.stem}.png"
-        panels = (normalized(read_image(item.blurred)), read_image(output), normalized(read_image(item.sharp)))
+        panels = (normalize_contrast(read_image(item.blurred)), read_image(output), normalize_contrast(read_image(item.sharp)))
         for column, panel in enumerate(panels):
             axes[row, column].imshow(crop(panel), cmap="gray", vmin=0, vmax=1)
             axes[row, column].set_xticks([])
@@ -69,7 +66,7 @@ def main(argv=None):
     parser.add_argument("test_dir", type=Path)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("output", type=Path)
-    parser.add_argument("--steps", type=parse_steps, default=[3, 5, 7, 9, 11, 13])
+    parser.add_argument("--steps", type=steps_argument, default=[3, 5, 7, 9, 11, 13])
     parser.add_argument("--font", choices=("Times", "Verdana"), default="Verdana")
     parser.add_argument("--natural", metavar="NAME", help="show the natural (sanity) image NAME instead of text")
     arguments = parser.parse_args(argv)

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from evaluation.results import rank_key, stop_step
+from hdc.validation import STEPS
 
 PUBLISHED = Path(__file__).resolve().parent / "data" / "published_results.csv"
 SHOWN_STEPS = (0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 19)
@@ -107,7 +108,7 @@ def plot(entries, path):
     axes.axhline(70, color="red", linestyle="--", linewidth=1)
     axes.set_xlabel("blur step")
     axes.set_ylabel("mean OCR score")
-    axes.set_xticks(range(20))
+    axes.set_xticks(STEPS)
     axes.set_ylim(-2, 102)
     axes.legend(fontsize=6, loc="lower left")
     axes.grid(alpha=0.3)

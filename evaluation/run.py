@@ -19,8 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hdc.cli import steps_argument
 from hdc.dataset import DatasetError, find_samples
-from hdc.synthetic import parse_steps
+from hdc.validation import STEPS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +50,7 @@ def run_step(command, samples, output_dir, step):
     return True
 
 
-def run_method(test_dir, run_dir, method="network", steps=range(20), weights=None, progress=True):
+def run_method(test_dir, run_dir, method="network", steps=STEPS, weights=None, progress=True):
     """Run a method over the steps of a test set into RUN_DIR/outputs/step{N}."""
     from tqdm import tqdm
 
@@ -67,7 +68,7 @@ def main(argv=None):
     parser.add_argument("--method", default="network",
                         help="network (main.py), identity, wiener, or a command taking INPUT_DIR OUTPUT_DIR STEP")
     parser.add_argument("--weights", type=Path, help="weights folder for the network (default: weights/)")
-    parser.add_argument("--steps", type=parse_steps, default=list(range(20)))
+    parser.add_argument("--steps", type=steps_argument, default=list(STEPS))
     parser.add_argument("--name", help="name of the method in the reports (default: RUN_DIR's name)")
     arguments = parser.parse_args(argv)
     from evaluation.evaluate import evaluate

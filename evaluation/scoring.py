@@ -27,9 +27,12 @@ import os
 import numpy as np
 from PIL import Image, ImageOps
 
+from hdc.dataset import read_text
+
 TESSERACT_OPTIONS = (r"--oem 1 --psm 6 -c load_system_dawg=false -c load_freq_dawg=false  "
                      r"-c textord_old_xheight=0  -c textord_min_xheight=100 -c preserve_interword_spaces=0")
 PASS_MARK = 70.0
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # Tesseract: several times faster, same result
 METHODS = ("levenshtein", "difflib")
 
 
@@ -85,11 +88,11 @@ def clean_ocr_text(text):
 def ocr_lines(image):
     """Tesseract's lines for a prepared image, with the official options and cleaning.
 
-    Sets OMP_THREAD_LIMIT=1 for Tesseract (several times faster; the result does not change).
+    Tesseract runs with OMP_THREAD_LIMIT=1 (set once, when this module is imported, unless already set):
+    several times faster, and the result does not change.
     """
     import pytesseract
 
-    os.environ["OMP_THREAD_LIMIT"] = "1"
     return clean_ocr_text(pytesseract.image_to_string(image, config=TESSERACT_OPTIONS))
 
 
@@ -116,12 +119,6 @@ def similarity(truth, ocr, method="levenshtein"):
     return int(round(100 * ratio))
 
 
-def read_truth(path):
-    """The true text lines, right-stripped as in the official script."""
-    with open(path, "r") as stream:
-        return [line.rstrip() for line in stream.readlines()]
-
-
 def score_lines(lines, truth_lines, method="levenshtein"):
     """Score OCR `lines` against the true lines: middle line only, 0 unless exactly three lines."""
     truth = truth_lines[1] if len(truth_lines) > 1 else ""
@@ -133,7 +130,7 @@ def score_image(image_path, truth_path, method="levenshtein", guard_white_point=
     """Score one output image against its true-text file, as the organizers did. Returns `ImageScore`."""
     with Image.open(image_path) as image:
         prepared = prepare_for_ocr(image, guard_white_point)
-    return score_lines(ocr_lines(prepared), read_truth(truth_path), method)
+    return score_lines(ocr_lines(prepared), read_text(truth_path), method)
 
 
 def score_many(pairs, method="levenshtein", guard_white_point=False, workers=None, progress=False):

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from hdc.preprocessing import normalize_contrast
+from hdc.validation import STEPS
 
-def sweep(image, weights_dir=None, steps=range(20)):
+
+def sweep(image, weights_dir=None, steps=STEPS):
     """{step: deblurred (H, W) float32} for each step, as main.py would deblur `image` at that step."""
     from hdc.inference import StepDeblurrers
 
@@ -29,7 +32,7 @@ def figure(image, outputs, true_step, path, title=""):
 
     rows, columns = image.shape
     window = (slice(int(rows * 0.18), int(rows * 0.86)), slice(int(columns * 0.1), int(columns * 0.9)))
-    panels = [("blurred input", image / max(float(np.percentile(image, 99.5)), 1e-3))] + \
+    panels = [("blurred input", normalize_contrast(image))] + \
         [(f"step {step}", output) for step, output in outputs.items()]
     grid_columns = 7
     grid_rows = int(np.ceil(len(panels) / grid_columns))

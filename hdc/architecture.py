@@ -13,12 +13,13 @@ as in the first releases), read back by `architecture_from_dict`.
 
 import dataclasses
 
+from hdc.validation import dataclass_from_dict, positive_integer_problems
+
 
 def _check_positive_integers(architecture, names):
-    for name in names:
-        value = getattr(architecture, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    problems = positive_integer_problems(architecture, names)
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,9 +85,8 @@ class UNetArchitecture:
         object.__setattr__(self, "widths", tuple(self.widths))
         if len(self.widths) < 2:
             raise ValueError(f"widths must name at least two levels, got {list(self.widths)}")
-        for width in self.widths:
-            if not isinstance(width, int) or isinstance(width, bool) or width < 1:
-                raise ValueError(f"widths must be positive integers, got {list(self.widths)}")
+        if any(isinstance(width, bool) or not isinstance(width, int) or width < 1 for width in self.widths):
+            raise ValueError(f"widths must be positive integers, got {list(self.widths)}")
         _check_positive_integers(self, ("convolutions", "embedding", "channels"))
 
     @property
@@ -112,8 +112,4 @@ def architecture_from_dict(values):
     kind = values.pop("kind", "article")
     if kind not in KINDS:
         raise ValueError(f"unknown architecture kind {kind!r} (known: {', '.join(sorted(KINDS))})")
-    cls = KINDS[kind]
-    unknown = set(values) - {field.name for field in dataclasses.fields(cls)}
-    if unknown:
-        raise ValueError(f"unknown {kind} architecture keys: {sorted(unknown)}")
-    return cls(**values)
+    return dataclass_from_dict(KINDS[kind], values, f"{kind} architecture")

@@ -18,7 +18,8 @@ import dataclasses
 import re
 from pathlib import Path
 
-from hdc.io import TIFF_SUFFIXES
+from hdc.io import TIFF_SUFFIXES, list_tiffs
+from hdc.validation import STEPS
 
 FONTS = {"timesR": "Times", "verdanaRef": "Verdana"}
 TEXT_NAME = re.compile(r"^focusStep_(?P<step>\d+)_(?P<font>timesR|verdanaRef)_size_30_sample_(?P<sample>\d+)$")
@@ -78,8 +79,8 @@ def parse_name(stem):
         match = pattern.match(stem)
         if match:
             step = int(match["step"])
-            if not 0 <= step <= 19:
-                raise DatasetError(f"{stem}: step {step} is outside 0..19")
+            if step not in STEPS:
+                raise DatasetError(f"{stem}: step {step} is outside {STEPS[0]}..{STEPS[-1]}")
             if kind == "text":
                 return kind, step, FONTS[match["font"]], int(match["sample"])
             if kind == "calibration":
@@ -89,12 +90,9 @@ def parse_name(stem):
 
 
 def read_text(path):
-    """The three lines of a true-text file, as the organizers' scorer reads them (right-stripped)."""
-    return [line.rstrip() for line in Path(path).read_text().splitlines()]
-
-
-def tiffs(folder):
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in TIFF_SUFFIXES)
+    """The lines of a true-text file as the organizers' scorer reads them: ``readlines()``, right-stripped."""
+    with open(path) as stream:
+        return [line.rstrip() for line in stream.readlines()]
 
 
 def counterpart(folder, stem, suffixes=TIFF_SUFFIXES):
@@ -109,7 +107,7 @@ def counterpart(folder, stem, suffixes=TIFF_SUFFIXES):
 def pair_folder(blurred_folder, sharp_folder, text_folders, step_range=None):
     """Pair the TIFFs of a blurred folder with a sharp folder; returns (samples, calibration images)."""
     samples, calibration = [], []
-    for path in tiffs(blurred_folder):
+    for path in list_tiffs(blurred_folder):
         parsed = parse_name(path.stem)
         if step_range is not None and parsed[1] not in step_range:
             raise DatasetError(f"{path}: step {parsed[1]} does not belong in folder {blurred_folder.parent.name}")
@@ -126,7 +124,7 @@ def pair_folder(blurred_folder, sharp_folder, text_folders, step_range=None):
                 raise DatasetError(f"{path.name} has no true-text file in {' or '.join(map(str, text_folders))}")
         kind = parsed[2] if parsed[0] == "text" else "natural"
         samples.append(Sample(parsed[1], kind, parsed[3] if parsed[0] == "text" else parsed[2], path, sharp, text))
-    for path in tiffs(sharp_folder):
+    for path in list_tiffs(sharp_folder):
         parsed = parse_name(path.stem)
         if parsed[0] == "calibration":
             calibration.append(CalibrationImage(parsed[1], parsed[2], sharp_folder.name, path))

@@ -8,17 +8,10 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from hdc.consistency import make_consistent
 from hdc.model import build_model
-from hdc.preprocessing import Preprocessor, resize
+from hdc.postprocessing import Observation, Postprocessor, Result
+from hdc.preprocessing import Preprocessor
 from hdc.weights import WeightsError, consistency_for, default_weights_dir, model_spec
-
-
-class Observation(NamedTuple):
-    """The blurred input at the data consistency's scale, divided by its background level, (h, w) float32,
-    and the step's disc radius in pixels of that scale."""
-    image: np.ndarray
-    radius: float
 
 
 class Prepared(NamedTuple):
@@ -41,14 +34,6 @@ def network_padding(shape, architecture):
     return tuple(padding)
 
 
-class Result(NamedTuple):
-    """A network output (h, w) float32 in [0, 1], whether its image's border was paper, and the
-    `Observation` for data consistency (None without it)."""
-    output: np.ndarray
-    paper: bool
-    observation: Observation = None
-
-
 class Deblurrer:
     """A loaded network with its preprocessing, reused for every image of a run.
 
@@ -56,27 +41,32 @@ class Deblurrer:
     ----------
     spec : `hdc.weights.ModelSpec` (weights file, architecture, working scale).
     precision : "float32" or "mixed_bfloat16" (faster on CPUs with bf16 support, slightly different output).
-    consistency : a `hdc.consistency.Consistency` to make the output agree with the input through the known
+    consistency : a `hdc.postprocessing.Consistency` to make the output agree with the input through the known
         blur, or None for the network's output as it is.
     """
 
     def __init__(self, spec, precision="float32", consistency=None):
         self.spec = spec
-        self.consistency = consistency
         self.model = build_model(spec.architecture, precision)
         try:
             self.model.load_weights(spec.path)
         except Exception as error:  # h5py and Keras raise many types for a bad file
             raise WeightsError(f"cannot load weights {spec.path}: {type(error).__name__}: {error}") from None
         self.preprocessor = Preprocessor(spec.scale, spec.median_widths, spec.wiener_balance)
+        self.postprocessor = Postprocessor(self.preprocessor, consistency)
         self.traces = 0
         self.forward = tf.function(self._forward)
 
     def with_consistency(self, consistency):
         """A copy of this deblurrer, sharing its network, that finishes with `consistency` (or None)."""
         twin = copy.copy(self)
-        twin.consistency = consistency
+        twin.postprocessor = Postprocessor(self.preprocessor, consistency)
         return twin
+
+    @property
+    def consistency(self):
+        """The `hdc.postprocessing.Consistency` this deblurrer finishes with, or None."""
+        return self.postprocessor.consistency
 
     def _forward(self, image, step):
         self.traces += 1  # runs only while tracing: counts the traces
@@ -87,9 +77,7 @@ class Deblurrer:
         reflect-padded for the network (`network_padding`), whether the image's border was paper, and the
         `Observation` when the output is made consistent with the input."""
         network_input, paper = self.preprocessor.inputs(image, step)
-        observation = None
-        if self.consistency is not None:
-            observation = Observation(*self.preprocessor.observed(image, step, paper, self.consistency.reduction))
+        observation = self.postprocessor.observe(image, step, paper)
         padding = network_padding(network_input.shape[:2], self.spec.architecture)
         return Prepared(np.pad(network_input, (*padding, (0, 0)), mode="reflect"), paper, observation, padding)
 
@@ -103,29 +91,8 @@ class Deblurrer:
         return Result(output, prepared.paper, prepared.observation)
 
     def finish(self, result, shape):
-        """Upscale a `Result` to the input's `shape` (H, W), scaled as its input was; float32 in [0, 1].
-
-        Where the input's border was paper, the output is divided by its own background surface, fitted on
-        the text-free border as for the input, so the paper, and with it the leftmost columns where the
-        scorer takes its white point, is white even where the network leaves it grey. With data consistency,
-        the output is then upscaled to the observation's scale and corrected there (`hdc.consistency`).
-        The image is finally only scaled (by its 99.9th percentile where that is above 1), so its tones are kept:
-        a bright natural image that passed for paper keeps its highlights (clipping them at the paper's level
-        cost up to 5 dB on the sanity check's clock image); with data consistency, the text's overshoot also
-        lowers the paper to about 0.87, which the scorer's normalization (white point from the left columns)
-        undoes.
-        """
-        output = result.output
-        if result.paper:
-            output = output / np.maximum(self.preprocessor.fit_for(output.shape)(output), 0.05)
-        if self.consistency is not None:
-            if result.observation is None:
-                raise ValueError("data consistency needs a result prepared with its observation")
-            observed, radius = result.observation
-            estimate = resize(output, observed.shape, "bicubic")
-            output = make_consistent(observed, estimate, radius, self.consistency)
-        output = output / max(1.0, float(np.quantile(output, 0.999)))
-        return np.clip(resize(output, shape, "bicubic"), 0.0, 1.0)
+        """The final image (H, W) = `shape` float32 in [0, 1] of a `Result` (`hdc.postprocessing.Postprocessor`)."""
+        return self.postprocessor.finish(result, shape)
 
     def __call__(self, image, step):
         """Deblur `image` (H, W) float32 in [0, 1] at blur `step`; returns (H, W) float32 in [0, 1]."""

@@ -20,13 +20,15 @@ from keras import layers
 from hdc.architecture import ArticleArchitecture
 
 
-def _small_normal(shape, dtype=None):
-    return 0.01 * keras.random.normal(shape, dtype=dtype)
+def seed_generator(seed):
+    """The `keras.random.SeedGenerator` that seeds a network's initializers (None: unseeded, random)."""
+    return None if seed is None else keras.random.SeedGenerator(seed)
 
 
-def _step_gate(step, width, name, dtype):
+def _step_gate(step, width, name, dtype, seeds):
     """A sigmoid Dense layer of the step, shaped (batch, 1, 1, width) to gate feature maps."""
-    gate = layers.Dense(width, activation="sigmoid", kernel_initializer=_small_normal, name=name, dtype=dtype)(step)
+    gate = layers.Dense(width, activation="sigmoid", name=name, dtype=dtype,
+                        kernel_initializer=keras.initializers.RandomNormal(0.0, 0.01, seeds))(step)
     return layers.Reshape((1, 1, width), name=f"{name}_map", dtype=dtype)(gate)
 
 
@@ -49,7 +51,7 @@ def _input_logits(image, step, architecture, limit=0.01):
     return keras.ops.sum(logits * weights, axis=-1, keepdims=True)
 
 
-def build_model(architecture=ArticleArchitecture(), dtype_policy="float32"):
+def build_model(architecture=ArticleArchitecture(), dtype_policy="float32", seed=None):
     """Build the network `architecture` describes (`hdc.architecture`): the article's or the U-Net.
 
     Parameters
@@ -57,6 +59,7 @@ def build_model(architecture=ArticleArchitecture(), dtype_policy="float32"):
     architecture : `hdc.architecture.ArticleArchitecture` or `hdc.architecture.UNetArchitecture`.
     dtype_policy : Keras dtype policy of every layer but the output ("float32" or
         "mixed_bfloat16"); the sigmoid output is always float32.
+    seed : seed of the initial weights (None: random); no global generator is touched.
 
     Returns
     -------
@@ -69,39 +72,46 @@ def build_model(architecture=ArticleArchitecture(), dtype_policy="float32"):
     if architecture.kind == "unet":
         from hdc.unet import build_unet
 
-        return build_unet(architecture, dtype_policy)
-    return build_article(architecture, dtype_policy)
+        return build_unet(architecture, dtype_policy, seed)
+    return build_article(architecture, dtype_policy, seed)
 
 
-def build_article(architecture, dtype_policy="float32"):
+def build_article(architecture, dtype_policy="float32", seed=None):
     """The seed article's network (see the module docstring and `build_model`)."""
-    a, d = architecture, dtype_policy
+    a, d, seeds = architecture, dtype_policy, seed_generator(seed)
+
+    def glorot():
+        return keras.initializers.GlorotUniform(seeds)
+
     image = keras.Input((None, None, a.channels), name="image")
     step = keras.Input((1,), name="step")
     widths = [a.subdim] + [int(round((a.dim ** k * a.subdim ** (4 - k)) ** 0.25)) for k in (1, 2, 3)]
 
     x = image
     for index, width in enumerate(widths):
-        x = layers.Conv2D(width, 3, activation="elu", name=f"pre_conv{index}", dtype=d)(x)
+        x = layers.Conv2D(width, 3, activation="elu", kernel_initializer=glorot(), name=f"pre_conv{index}", dtype=d)(x)
         x = layers.BatchNormalization(name=f"pre_norm{index}", dtype=d)(x)
-        x = x * _step_gate(step, width, f"pre_gate{index}", d)
-    x = layers.Conv2D(a.dim, 3, activation="tanh", name="pre_conv_out", dtype=d)(x)
-    x = x * _step_gate(step, a.dim, "pre_gate_out", d)
+        x = x * _step_gate(step, width, f"pre_gate{index}", d, seeds)
+    x = layers.Conv2D(a.dim, 3, activation="tanh", kernel_initializer=glorot(), name="pre_conv_out", dtype=d)(x)
+    x = x * _step_gate(step, a.dim, "pre_gate_out", d, seeds)
 
-    shared = layers.Conv2D(a.dim, a.shared_width, activation="tanh", name="shared", dtype=d)
+    shared = layers.Conv2D(a.dim, a.shared_width, activation="tanh", kernel_initializer=glorot(), name="shared",
+                           dtype=d)
     crop = layers.Cropping2D((a.shared_width - 1) // 2, name="crop", dtype=d)
     for index in range(a.refinements):
-        gate = _step_gate(step, a.dim, f"refine_gate{index}", d)
+        gate = _step_gate(step, a.dim, f"refine_gate{index}", d, seeds)
         x = crop(x) * (1.0 - gate) + shared(x) * gate
 
     x = layers.BatchNormalization(name="post_norm0", dtype=d)(
-        layers.Conv2D(int(round((a.subdim * a.dim) ** 0.5)), 1, activation="elu", name="post_conv0",
-                      dtype=d)(x))
+        layers.Conv2D(int(round((a.subdim * a.dim) ** 0.5)), 1, activation="elu", kernel_initializer=glorot(),
+                      name="post_conv0", dtype=d)(x))
     x = layers.BatchNormalization(name="post_norm1", dtype=d)(
-        layers.Conv2D(8, 1, activation="elu", name="post_conv1", dtype=d)(x))
+        layers.Conv2D(8, 1, activation="elu", kernel_initializer=glorot(), name="post_conv1", dtype=d)(x))
     if not a.skip:
-        output = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="output")(x)
+        output = layers.Conv2D(1, 1, activation="sigmoid", kernel_initializer=glorot(), dtype="float32",
+                               name="output")(x)
         return keras.Model([image, step], output, name="hdc_deblur")
-    logit = layers.Conv2D(1, 1, dtype="float32", name="output")(x) + _input_logits(image, step, a)
+    logit = layers.Conv2D(1, 1, kernel_initializer=glorot(), dtype="float32", name="output")(x) + _input_logits(
+        image, step, a)
     output = layers.Activation("sigmoid", dtype="float32", name="probability")(logit)
     return keras.Model([image, step], output, name="hdc_deblur")

@@ -17,6 +17,9 @@ import dataclasses
 import numpy as np
 from scipy import fft, ndimage
 
+# Rows x columns of an HDC2021 capture (2360 x 1460 pixels, W x H), where the radii below are measured.
+CAMERA_SHAPE = (1460, 2360)
+
 # Disc radius per step in full-resolution pixels. Steps 0-15: the DTU team's
 # estimates (`r0` in their main.m), which agree with the dataset paper (7, 39,
 # 67, 99 at steps 1, 5, 9, 13) and with the area-equivalent radius of the PSFs

@@ -13,10 +13,8 @@ that keeps grey only near black pixels.
 import numpy as np
 from PIL import Image
 from scipy import ndimage
-from skimage.restoration import wiener
 
-from hdc.physics import NOMINAL_RADIUS, defocus_psf
-from hdc.text import CAMERA_SHAPE
+from hdc.physics import CAMERA_SHAPE, NOMINAL_RADIUS, defocus_psf
 
 DEFAULT_MEDIAN_WIDTHS = (3, 5, 7, 9)
 
@@ -45,6 +43,11 @@ def resize(image, shape, method="box"):
                "bilinear": Image.Resampling.BILINEAR}
     picture = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32), mode="F")
     return np.asarray(picture.resize((shape[1], shape[0]), filters[method]), dtype=np.float32)
+
+
+def normalize_contrast(image, percentile=99.5):
+    """`image` (H, W) float divided by its `percentile`-th percentile (which becomes white), clipped to [0, 1]."""
+    return np.clip(image / max(float(np.percentile(image, percentile)), 1e-3), 0.0, 1.0).astype(np.float32)
 
 
 def downscale(image, scale):
@@ -207,6 +210,8 @@ def wiener_deconvolve(image, radius, balance):
     `balance`), on the image symmetrically padded by the PSF's size so that the
     borders do not wrap around. Not clipped: ringing beyond the input's range is kept.
     """
+    from skimage.restoration import wiener  # imported late: scikit-image's import costs 0.6 s
+
     psf = defocus_psf(radius)
     pad = psf.shape[0]
     padded = np.pad(np.asarray(image, np.float64), pad, mode="symmetric")
@@ -271,22 +276,16 @@ class Preprocessor:
         stack = median_stack(flat, self.median_widths)
         if self.wiener_balance is None:
             return stack, paper
-        radius = NOMINAL_RADIUS[step] / self.full_scale(shape)
-        restored = np.clip(wiener_deconvolve(flat, radius, self.wiener_balance), -1.5, 1.0)
-        return np.concatenate([stack, restored[..., None]], axis=-1), paper
+        return np.concatenate([stack, self.wiener_channel(flat, step)[..., None]], axis=-1), paper
 
-    def observed(self, image, step, paper, reduction=2):
-        """The blurred input as data consistency sees it (`hdc.consistency`): `image` (H, W) area-averaged
-        to 1/`reduction` of its size and divided by its background level, with the network input's decision
-        `paper` (from `inputs`), so that both are on one scale: paper ~1, or a natural image divided by twice
-        its mean. Returns (h, w) float32 and the step's nominal disc radius in pixels of that scale."""
-        shape = working_shape(image.shape, reduction)
-        small = resize(image, shape, "box")
-        level = background_level(small, self.fit_for(shape), paper)
-        return (small / level).astype(np.float32), NOMINAL_RADIUS[step] / self.full_scale(shape)
+    def wiener_channel(self, flat, step):
+        """The Wiener channel (h, w) float32 in [-1.5, 1] of a flattened working-scale image (h, w): its
+        deconvolution by the step's nominal disc at this scale."""
+        radius = NOMINAL_RADIUS[step] / self.full_scale(flat.shape)
+        return np.clip(wiener_deconvolve(flat, radius, self.wiener_balance), -1.5, 1.0)
 
     def full_scale(self, shape):
-        """Downscale factor from a full-size camera image (`hdc.text.CAMERA_SHAPE`, where the
+        """Downscale factor from a full-size camera image (`hdc.physics.CAMERA_SHAPE`, where the
         nominal radii are measured) to a working-scale `shape`."""
         return float(np.mean(np.divide(CAMERA_SHAPE, shape)))
 

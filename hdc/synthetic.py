@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from hdc import physics, text
+from hdc.cli import steps_argument
+from hdc.validation import STEPS
 
 FONT_IDS = {"Times": "timesR", "Verdana": "verdanaRef"}
 KIND_CODES = {"Times": 0, "Verdana": 1, "natural": 2}
@@ -56,7 +58,7 @@ def sample_rng(seed, step, kind, sample):
 
 def frame_shape(reduction=1):
     """Camera frame (rows, columns) simulated at 1/`reduction` of the full resolution."""
-    return tuple(int(round(n / reduction)) for n in text.CAMERA_SHAPE)
+    return tuple(int(round(n / reduction)) for n in physics.CAMERA_SHAPE)
 
 
 def reduce_camera(camera, reduction):
@@ -195,21 +197,6 @@ def write_job(job):
     return stem
 
 
-def parse_steps(text_value):
-    """Steps from "0-19", "3", or "0,2,5-7"; each in 0..19."""
-    steps = []
-    for part in text_value.split(","):
-        low, _, high = part.strip().partition("-")
-        try:
-            span = range(int(low), int(high or low) + 1)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"steps must look like 0-19 or 3,5, got {text_value!r}") from None
-        steps.extend(span)
-    if not steps or any(not 0 <= step <= 19 for step in steps):
-        raise argparse.ArgumentTypeError(f"steps must be in 0..19, got {text_value!r}")
-    return sorted(set(steps))
-
-
 def jobs_for(root, layout, steps, per_font, natural, seed):
     jobs = []
     for step in steps:
@@ -223,7 +210,7 @@ def jobs_for(root, layout, steps, per_font, natural, seed):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m hdc.synthetic", description=__doc__.split("\n\n")[0])
     parser.add_argument("output", metavar="OUT_DIR", type=Path)
-    parser.add_argument("--steps", type=parse_steps, default=list(range(20)), help="e.g. 0-19 (default) or 3,5-7")
+    parser.add_argument("--steps", type=steps_argument, default=list(STEPS), help="e.g. 0-19 (default) or 3,5-7")
     parser.add_argument("--per-font", type=int, default=20, help="text samples per font and step (default 20)")
     parser.add_argument("--natural", type=int, default=None,
                         help="sanity images per step (default: all 8 for --layout test, none for train)")

@@ -15,7 +15,8 @@ import string
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-CAMERA_SHAPE = (1460, 2360)
+from hdc.physics import CAMERA_SHAPE
+
 DISPLAY_SHAPE = (230, 350)
 LINE_LENGTH = 10
 

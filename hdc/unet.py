@@ -15,6 +15,8 @@ training asks for it.
 import keras
 from keras import layers
 
+from hdc.model import seed_generator
+
 HIGHEST_STEP = 19.0
 
 
@@ -26,45 +28,49 @@ def _film(features, embedding, width, name, dtype):
     return features * (1.0 + scale) + shift
 
 
-def _level(features, embedding, width, architecture, name, dtype):
+def _level(features, embedding, width, architecture, name, dtype, seeds):
     """`architecture.convolutions` 3x3 convolutions of `width` channels, each with FiLM and ReLU."""
     for index in range(architecture.convolutions):
-        features = layers.Conv2D(width, 3, padding="same", kernel_initializer="he_normal",
+        features = layers.Conv2D(width, 3, padding="same", kernel_initializer=keras.initializers.HeNormal(seeds),
                                  name=f"{name}_conv{index}", dtype=dtype)(features)
         features = _film(features, embedding, width, f"{name}_film{index}", dtype)
         features = layers.Activation("relu", name=f"{name}_relu{index}", dtype=dtype)(features)
     return features
 
 
-def build_unet(architecture, dtype_policy="float32"):
+def build_unet(architecture, dtype_policy="float32", seed=None):
     """Build the U-Net.
 
     Parameters
     ----------
     architecture : `hdc.architecture.UNetArchitecture`.
     dtype_policy : Keras dtype policy of every layer but the output ("float32" or "mixed_bfloat16").
+    seed : seed of the initial weights (None: random).
 
     Returns
     -------
     keras.Model with inputs ``[image (batch, H, W, channels) float32, step (batch, 1) float32]``, H and W
     multiples of ``architecture.multiple``, and output (batch, H, W, 1) float32 in [0, 1] (1 = white).
     """
-    a, d = architecture, dtype_policy
+    a, d, seeds = architecture, dtype_policy, seed_generator(seed)
     image = keras.Input((None, None, a.channels), name="image")
     step = keras.Input((1,), name="step")
     embedding = layers.Rescaling(1.0 / HIGHEST_STEP, name="step_scaled", dtype=d)(step)
     for index in range(2):
-        embedding = layers.Dense(a.embedding, activation="gelu", name=f"step_embedding{index}", dtype=d)(embedding)
+        embedding = layers.Dense(a.embedding, activation="gelu",
+                                 kernel_initializer=keras.initializers.GlorotUniform(seeds),
+                                 name=f"step_embedding{index}", dtype=d)(embedding)
 
     features, skips = image, []
     for level, width in enumerate(a.widths[:-1]):
-        features = _level(features, embedding, width, a, f"down{level}", d)
+        features = _level(features, embedding, width, a, f"down{level}", d, seeds)
         skips.append(features)
         features = layers.AveragePooling2D(2, name=f"pool{level}", dtype=d)(features)
-    features = _level(features, embedding, a.widths[-1], a, "bottom", d)
+    features = _level(features, embedding, a.widths[-1], a, "bottom", d, seeds)
     for level in reversed(range(len(a.widths) - 1)):
         features = layers.UpSampling2D(2, interpolation="bilinear", name=f"upsample{level}", dtype=d)(features)
         features = layers.Concatenate(name=f"skip{level}", dtype=d)([features, skips[level]])
-        features = _level(features, embedding, a.widths[level], a, f"up{level}", d)
-    output = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="output")(features)
+        features = _level(features, embedding, a.widths[level], a, f"up{level}", d, seeds)
+    output = layers.Conv2D(1, 1, activation="sigmoid", kernel_initializer=keras.initializers.GlorotUniform(seeds),
+                           dtype="float32", name="output")(features)
     return keras.Model([image, step], output, name="hdc_unet")

@@ -17,7 +17,7 @@ One shared step-conditioned model may serve every step; a step may name
 another model to override it. "wiener_balance" (optional) adds the Wiener
 input channel (`hdc.preprocessing.Preprocessor`). "consistency" (optional,
 per step) makes the output agree with the input through the known blur
-(`hdc.consistency`); it is tuned for the weights it sits beside
+(`hdc.postprocessing`); it is tuned for the weights it sits beside
 (`evaluation.consistency`).
 """
 
@@ -26,9 +26,10 @@ import hashlib
 import json
 from pathlib import Path
 
-from hdc.consistency import Consistency
 from hdc.architecture import architecture_from_dict
+from hdc.postprocessing import Consistency
 from hdc.preprocessing import Preprocessor
+from hdc.validation import STEPS
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -128,7 +129,7 @@ def model_spec(folder, step):
 
 
 def consistency_for(folder, step):
-    """The `hdc.consistency.Consistency` of `step` in the manifest in `folder`, or None when it has none."""
+    """The `hdc.postprocessing.Consistency` of `step` in the manifest in `folder`, or None when it has none."""
     folder = Path(folder)
     table = read_manifest(folder).get("consistency", {})
     if not isinstance(table, dict):
@@ -145,7 +146,7 @@ def consistency_for(folder, step):
 
 def write_manifest(folder, specs, steps, consistency=None):
     """Write a manifest for `specs` (list of `ModelSpec`), `steps` ({step: model name}) and optionally
-    `consistency` ({step: `hdc.consistency.Consistency`})."""
+    `consistency` ({step: `hdc.postprocessing.Consistency`})."""
     manifest = {"format": MANIFEST_FORMAT,
                 "models": {spec.name: spec.to_entry() for spec in specs},
                 "steps": {str(step): name for step, name in sorted(steps.items())}}
@@ -156,7 +157,7 @@ def write_manifest(folder, specs, steps, consistency=None):
 
 
 def write_consistency(folder, table):
-    """Set the data consistency of the steps in `table` ({step: `hdc.consistency.Consistency`}) in the
+    """Set the data consistency of the steps in `table` ({step: `hdc.postprocessing.Consistency`}) in the
     manifest in `folder`, keeping the rest of the manifest (and the other steps' consistency)."""
     folder = Path(folder)
     manifest = read_manifest(folder)
@@ -167,7 +168,7 @@ def write_consistency(folder, table):
     return manifest
 
 
-def export_model(model, folder, name, scale, median_widths, architecture, wiener_balance=None, steps=range(20)):
+def export_model(model, folder, name, scale, median_widths, architecture, wiener_balance=None, steps=STEPS):
     """Save `model`'s weights as `folder`/<name>.weights.h5 and a manifest serving `steps` with it.
 
     Returns the `ModelSpec` written.

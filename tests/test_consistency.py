@@ -6,8 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from hdc.consistency import Consistency, make_consistent, transfer_function
 from hdc.physics import convolve_fft, defocus_psf
+from hdc.postprocessing import Consistency, Postprocessor, make_consistent, transfer_function
 
 
 def scene(shape=(120, 160), seed=0):
@@ -168,9 +168,9 @@ def test_the_observation_follows_the_network_input_s_paper_decision():
 
     from hdc.preprocessing import Preprocessor
 
-    preprocessor = Preprocessor(7)
+    postprocessor = Postprocessor(Preprocessor(7), Consistency(0.1, 0.5))
     image = text_like_image((292, 472))
-    as_paper, _ = preprocessor.observed(image, 5, paper=True)
-    as_natural, _ = preprocessor.observed(image, 5, paper=False)
+    as_paper, _ = postprocessor.observe(image, 5, paper=True)
+    as_natural, _ = postprocessor.observe(image, 5, paper=False)
     assert np.median(as_paper) == pytest.approx(1.0, abs=0.05)  # the paper at 1
     assert np.mean(as_natural) == pytest.approx(0.5, abs=0.01)  # twice the mean at 1

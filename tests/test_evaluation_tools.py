@@ -119,8 +119,9 @@ def test_real_capture_command_scores_named_images(tmp_path, test_set, capsys):
 
 
 def test_step_sweep_figure(tmp_path, random_weights):
-    from evaluation import sweep
     from conftest import text_like_image
+
+    from evaluation import sweep
 
     image = text_like_image((146, 236))
     outputs = sweep.sweep(image, random_weights, steps=range(3))
@@ -144,10 +145,11 @@ def test_example_figures_of_text_and_of_a_natural_image(tmp_path, test_set):
 def test_benchmark_stages_and_precisions_run(tmp_path, random_weights):
     """The benchmark's stage timing and precision comparison run on the inference API (no timing is asserted)."""
     from conftest import text_like_image
+
     from evaluation import benchmark
-    from hdc.consistency import Consistency
     from hdc.inference import Deblurrer
     from hdc.io import write_tiff16
+    from hdc.postprocessing import Consistency
     from hdc.weights import model_spec
 
     files = []

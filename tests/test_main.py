@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from conftest import text_like_image
 from PIL import Image
 
 import main as entry
-from conftest import text_like_image
 
 
 def run(capsys, *argv):
@@ -195,7 +195,7 @@ def test_shipped_weights_give_a_bright_left_margin_and_dark_text(tmp_path, capsy
 def test_the_manifest_s_data_consistency_and_no_consistency(tmp_path, tiff_folder, random_weights, capsys):
     import shutil
 
-    from hdc.consistency import Consistency
+    from hdc.postprocessing import Consistency
     from hdc.weights import write_consistency
 
     folder = tmp_path / "weights"

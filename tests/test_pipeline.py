@@ -1,9 +1,9 @@
 """The overlapped read / deblur / write pipeline."""
 
 import numpy as np
+from conftest import text_like_image
 from PIL import Image
 
-from conftest import text_like_image
 from hdc.io import write_tiff16
 from hdc.pipeline import deblur_files
 

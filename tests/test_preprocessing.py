@@ -1,11 +1,22 @@
 import numpy as np
 import pytest
-
 from conftest import text_like_image
+
 from hdc.physics import NOMINAL_RADIUS, convolve_fft, defocus_psf
-from hdc.preprocessing import (BackgroundFit, Preprocessor, background, border_mask, downscale, flatten_background,
-                               median_stack, prepare_natural_target, prepare_target, resize, wiener_deconvolve,
-                               working_shape)
+from hdc.preprocessing import (
+    BackgroundFit,
+    Preprocessor,
+    background,
+    border_mask,
+    downscale,
+    flatten_background,
+    median_stack,
+    prepare_natural_target,
+    prepare_target,
+    resize,
+    wiener_deconvolve,
+    working_shape,
+)
 
 
 def test_working_shape_of_the_real_size():

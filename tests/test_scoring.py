@@ -5,8 +5,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from evaluation.results import rank_key, step_summary, stop_step
-from evaluation.scoring import (clean_ocr_text, normalize, prepare_for_ocr, score_image, score_lines,
-                                similarity)
+from evaluation.scoring import clean_ocr_text, normalize, prepare_for_ocr, score_image, score_lines, similarity
 
 TRUTH = ["VrkQCAeNBZ", "RcsijkFLTX", " GgceTmrxD"]
 

@@ -6,6 +6,7 @@ import tifffile
 
 from hdc import synthetic, text
 from hdc.dataset import parse_name
+from hdc.validation import parse_steps
 
 
 def test_text_rendering_is_deterministic_for_a_seed():
@@ -74,5 +75,5 @@ def test_generator_output_does_not_depend_on_workers(tmp_path):
 
 @pytest.mark.parametrize("value", ["20", "a-b", "5-30", ""])
 def test_bad_steps_are_rejected(value):
-    with pytest.raises(Exception):
-        synthetic.parse_steps(value)
+    with pytest.raises(ValueError, match="steps must"):
+        parse_steps(value)

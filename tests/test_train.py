@@ -5,8 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from hdc import cache as cache_module
-from hdc.train import TrainingConfig, learning_rate_at, main, split_indices, step_probabilities, train
+from hdc.train import cache as cache_module
+from hdc.train.__main__ import main
+from hdc.train.batches import split_indices, step_probabilities
+from hdc.train.config import TrainingConfig, learning_rate_at
+from hdc.train.loop import train
 
 TINY = {"steps": [2, 9], "per_step": 6, "natural_fraction": 0.2, "reduction": 8, "crop": 40, "batch": 8,
         "log_every": 16, "validation_crops": 8, "validation_fraction": 0.2, "curriculum": 0,
@@ -40,7 +43,7 @@ def test_a_tiny_model_learns(tmp_path, tiny_cache):
     assert (tmp_path / "run" / "weights" / "manifest.json").is_file() and (tmp_path / "run" / "loss.png").is_file()
 
 
-TINY_UNET = {**TINY, "architecture": {"kind": "unet", "widths": [4, 8, 12], "embedding": 8}}
+TINY_UNET = {**TINY, "architecture": {"kind": "unet", "widths": [8, 16, 16], "embedding": 8}}
 
 
 def test_a_tiny_unet_learns_and_resumes_exactly(tmp_path, tiny_cache):
@@ -97,7 +100,7 @@ def test_warm_start_from_a_release_with_fewer_channels_and_no_skip(tmp_path, tin
 
     from hdc.architecture import ArticleArchitecture
     from hdc.model import build_model
-    from hdc.train import Trainer
+    from hdc.train.trainer import Trainer
     from hdc.weights import export_model
 
     old = ArticleArchitecture(**{**TINY["architecture"], "channels": 5})

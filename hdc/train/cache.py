@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from hdc.physics import CAMERA_SHAPE
 from hdc.preprocessing import prepare_natural_target, prepare_target, working_shape
 from hdc.synthetic import KIND_CODES
-from hdc.text import CAMERA_SHAPE
 
 INFO_NAME = "cache.json"
 # Version of what a row holds; raised when preprocessing changes, so that an older cache is not reused.

@@ -1,0 +1,72 @@
+"""Command-line helpers shared by main.py and the package's CLIs: arguments checked before any heavy import,
+and the one-line error every CLI prints instead of a traceback."""
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from hdc import validation
+
+
+class UsageError(ValueError):
+    """A command-line argument is unusable; the message names it."""
+
+
+def fail(message, code=2):
+    """Print `error: message` on stderr and return `code` (the CLI's exit code)."""
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def parse_step(text):
+    """The blur step as an int in 0..19, from its command-line text; `UsageError` naming it otherwise."""
+    try:
+        return validation.parse_step(text)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def steps_argument(text):
+    """argparse type of a --steps option ("0-19", "3,5-7"): the sorted steps."""
+    try:
+        return validation.parse_steps(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def input_files(folder):
+    """The TIFFs of INPUT_DIR, sorted; raises `UsageError` for a missing, unreadable or empty folder."""
+    from hdc.io import list_tiffs
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UsageError(f"INPUT_DIR {str(folder)!r} does not exist or is not a folder")
+    try:
+        files = list_tiffs(folder)
+    except OSError as error:
+        raise UsageError(f"INPUT_DIR {str(folder)!r} cannot be read: {error.strerror}") from None
+    if not files:
+        raise UsageError(f"INPUT_DIR {str(folder)!r} holds no .tif or .tiff file")
+    return files
+
+
+def prepare_output(folder):
+    """Create OUTPUT_DIR if needed and check that it is writable."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise UsageError(f"OUTPUT_DIR {str(folder)!r} is not writable: {error.strerror}") from None
+    return folder
+
+
+def report_files(summary, failures):
+    """Print a line on stderr for each (file name, reason) of `failures`, then the run's `summary` on stdout;
+    returns the exit code: 1 if any file failed, else 0."""
+    for name, reason in failures:
+        print(f"error: {name}: {reason}", file=sys.stderr)
+    print(summary)
+    return 1 if failures else 0
