@@ -22,6 +22,8 @@ from hdc import physics, synthetic
 from hdc.dataset import DatasetError, parse_name
 from hdc.validation import STEPS
 
+ROOT = Path(__file__).resolve().parent.parent  # the repository: default outputs go to its docs/
+
 
 def load_gray(path):
     """An 8- or 16-bit image file as float (H, W) in [0, 1]."""
@@ -268,7 +270,7 @@ def report(results, folder):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m evaluation.calibration", description=__doc__.split("\n\n")[0])
     parser.add_argument("real_dir", metavar="REAL_DIR", type=Path)
-    parser.add_argument("--output", type=Path, default=Path("docs"))
+    parser.add_argument("--output", type=Path, default=ROOT / "docs")
     parser.add_argument("--samples", type=int, default=4, help="synthetic captures per real one")
     arguments = parser.parse_args(argv)
     if not (arguments.real_dir / "thumbnails").is_dir():

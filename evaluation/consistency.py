@@ -31,6 +31,8 @@ from hdc.cli import steps_argument
 from hdc.postprocessing import Consistency
 from hdc.validation import STEPS
 
+ROOT = Path(__file__).resolve().parent.parent  # the repository: default outputs go to its docs/
+
 WEIGHT_GRID = (0.01, 0.03, 0.1)
 SHARE_GRID = (0.5, 0.6, 0.7, 0.85, 1.0)
 
@@ -187,7 +189,7 @@ def main(argv=None):
     parser.add_argument("--shares", type=lambda text: [float(v) for v in text.split(",")], default=SHARE_GRID,
                         help="grid of input shares (default %(default)s)")
     parser.add_argument("--margin", type=float, default=0.3, help="PSNR margin over the input in dB (default 0.3)")
-    parser.add_argument("--report", type=Path, default=Path("docs/results"), help="folder for consistency.md/json")
+    parser.add_argument("--report", type=Path, default=ROOT / "docs" / "results", help="folder for consistency.md/json")
     arguments = parser.parse_args(argv)
     if not arguments.reselect and not (arguments.text and arguments.natural):
         parser.error("give --text and --natural tuning sets, or --reselect a previous report")

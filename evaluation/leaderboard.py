@@ -22,6 +22,8 @@ from pathlib import Path
 from evaluation.results import rank_key, stop_step
 from hdc.validation import STEPS
 
+ROOT = Path(__file__).resolve().parent.parent  # the repository: default outputs go to its docs/
+
 PUBLISHED = Path(__file__).resolve().parent / "data" / "published_results.csv"
 SHOWN_STEPS = (0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 19)
 
@@ -120,7 +122,7 @@ def plot(entries, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m evaluation.leaderboard", description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="*", type=Path, help="folders written by python -m evaluation.run")
-    parser.add_argument("--output", type=Path, default=Path("docs/leaderboard"))
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "leaderboard")
     parser.add_argument("--no-published", action="store_true", help="leave out the published results")
     arguments = parser.parse_args(argv)
     try:

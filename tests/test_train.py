@@ -210,3 +210,27 @@ def test_a_cache_of_an_older_format_is_refused(tmp_path, tiny_cache):
     with pytest.raises(ValueError, match="other settings"):
         cache_module.build_synthetic(old, config.steps, config.per_step, config.natural_fraction, config.seed,
                                      config.preprocessor(), config.reduction, progress=False)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--batch", "0"], "error: batch must be a positive integer, got 0"),
+    (["--architecture", "unet", "--crop", "100"], "error: crop must be a multiple of 16 for this network, got 100"),
+    (["--wiener-balance", "-1"], "error: wiener_balance must be positive, or null for no Wiener channel; got -1.0")])
+def test_the_cli_refuses_bad_options_in_one_line_before_tensorflow(tmp_path, options, message):
+    import subprocess
+    import sys
+
+    code = ("import sys; from hdc.train.__main__ import main; code = main(sys.argv[1:]); "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; sys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run"), *options], capture_output=True,
+                            text=True)
+    assert result.returncode == 2 and result.stderr.splitlines() == [message]
+    assert not (tmp_path / "run").exists()
+
+
+def test_no_wiener_channel_is_none(tmp_path):
+    from hdc.train.__main__ import parse_arguments, resolve_config
+
+    config = resolve_config(parse_arguments([str(tmp_path / "run"), "--wiener-balance", "none"]))
+    assert config.wiener_balance is None and config.preprocessor().channels == 5
+    assert config.architecture.channels == 5

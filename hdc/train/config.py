@@ -18,34 +18,43 @@ RESUMABLE = ("samples", "decay_start", "decay_half_life", "checkpoint_minutes", 
 class TrainingConfig:
     """Everything that defines a training run; saved as config.json beside its weights.
 
+    The data:
     data : "synthetic" or the path of a real dataset folder (official training layout).
     steps : blur steps to train on.
     per_step : synthetic images per step in the cache.
     natural_fraction : share of blurred natural images (the sanity check), synthetic data only.
     reduction : the synthetic generator works at 1/reduction of full resolution.
+    seed : seed of the data order, crops and synthetic samples, and of the initial weights.
+
+    The network and its inputs:
     scale : working scale (7 means 1:7).
+    median_widths : median filter widths of the input channels.
+    wiener_balance : regularization of the Wiener-deconvolved input channel (None: no such channel).
+    architecture : fields of an `hdc.architecture` architecture, with its "kind" ("article" when missing,
+        or "unet").
+    init_from : a release folder (e.g. weights/) whose weights start the run instead of random ones; its
+        network may have fewer input channels (the new channels' kernels start at zero). Empty: random start.
+
+    The crops:
     crop : side of the square training crops (working-scale pixels).
+    central_fraction : share of crops centred in the text area; the others fall anywhere, so that the
+        network also learns that the paper far from the text is white.
+    step_weight : how much more often step 19 is drawn than step 0 (linear in between; 1 = uniform).
+    natural_weight : how much more often a natural image is drawn than a text image of the same step.
+    curriculum : crops over which the highest step drawn ramps from steps[len//2] up to the last step (0 = off).
+
+    The optimization:
     batch : crops per batch.
     samples : total crops to train on.
     learning_rate : Adam's initial rate (the article: 10^-2.5).
     decay_start, decay_half_life : after `decay_start` crops the rate halves every `decay_half_life` crops.
-    step_weight : how much more often step 19 is drawn than step 0 (linear in between; 1 = uniform).
-    natural_weight : how much more often a natural image is drawn than a text image of the same step.
-    central_fraction : share of crops centred in the text area; the others fall anywhere, so that the
-        network also learns that the paper far from the text is white.
-    curriculum : crops over which the highest step drawn ramps from steps[len//2] up to the last step (0 = off).
+    mixed_precision : train in mixed_bfloat16.
+
+    The bookkeeping:
     validation_fraction : images held out (by sample, never by crop) for the validation loss.
     validation_crops : crops in the fixed validation set.
-    mixed_precision : train in mixed_bfloat16.
     checkpoint_minutes : minutes between checkpoints.
     log_every : crops between log lines.
-    seed : seed of the data order, crops and synthetic samples.
-    architecture : fields of an `hdc.architecture` architecture, with its "kind" ("article" when missing,
-        or "unet").
-    median_widths : median filter widths of the input channels.
-    wiener_balance : regularization of the Wiener-deconvolved input channel (None: no such channel).
-    init_from : a release folder (e.g. weights/) whose weights start the run instead of random ones; its
-        network may have fewer input channels (the new channels' kernels start at zero). Empty: random start.
     """
 
     data: str = "synthetic"
@@ -53,27 +62,31 @@ class TrainingConfig:
     per_step: int = 200
     natural_fraction: float = 0.1
     reduction: int = 2
+    seed: int = 0
+
     scale: float = 7.0
+    median_widths: list = dataclasses.field(default_factory=lambda: [3, 5, 7, 9])
+    wiener_balance: float | None = 0.01
+    architecture: dict = dataclasses.field(default_factory=dict)
+    init_from: str = ""
+
     crop: int = 128
+    central_fraction: float = 0.4
+    step_weight: float = 2.0
+    natural_weight: float = 1.0
+    curriculum: int = 40_000
+
     batch: int = 32
     samples: int = 400_000
     learning_rate: float = 10 ** -2.5
     decay_start: int = 200_000
     decay_half_life: int = 100_000
-    step_weight: float = 2.0
-    natural_weight: float = 1.0
-    central_fraction: float = 0.4
-    curriculum: int = 40_000
+    mixed_precision: bool = True
+
     validation_fraction: float = 0.1
     validation_crops: int = 512
-    mixed_precision: bool = True
     checkpoint_minutes: float = 5.0
     log_every: int = 4096
-    seed: int = 0
-    architecture: dict = dataclasses.field(default_factory=dict)
-    median_widths: list = dataclasses.field(default_factory=lambda: [3, 5, 7, 9])
-    wiener_balance: float | None = 0.01
-    init_from: str = ""
 
     def __post_init__(self):
         from hdc.architecture import architecture_from_dict
