@@ -2,15 +2,25 @@
 
 Deblurs every TIFF in INPUT_DIR at blur step STEP (0..19) and writes one
 8-bit grayscale PNG per input, with the same name and size, to OUTPUT_DIR.
-Exit codes: 0 all written, 1 some inputs failed, 2 bad arguments or weights.
+Exit codes: 0 all written, 1 some inputs failed, 2 bad arguments or weights, 130 interrupted by Ctrl-C,
+143 stopped by SIGTERM (what was written is complete; no temporary file is left). See the README.
 """
 
 import argparse
-import os
 import sys
 import time
 
-from hdc.cli import UsageError, fail, input_files, parse_step, prepare_output, report_files
+from hdc.cli import (
+    EXIT_INTERRUPTED,
+    UsageError,
+    fail,
+    import_tensorflow_quietly,
+    input_files,
+    parse_step,
+    prepare_output,
+    report_files,
+    stop_on_signals,
+)
 
 
 def parse_arguments(argv):
@@ -36,22 +46,37 @@ def main(argv=None):
     try:
         step = parse_step(arguments.step)
         files = input_files(arguments.input_dir)
-        output_dir = prepare_output(arguments.output_dir)
     except UsageError as error:
         return fail(error)
+    with stop_on_signals():
+        try:
+            return deblur(arguments, step, files)
+        except KeyboardInterrupt:  # before the first image, e.g. while TensorFlow loads
+            print("interrupted: 0 written", file=sys.stderr)
+            return 130
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+def deblur(arguments, step, files):
+    """Load the weights, then deblur `files` into OUTPUT_DIR (created only once the weights are good)."""
+    import_tensorflow_quietly()
     from hdc.inference import load_deblurrer
-    from hdc.pipeline import deblur_files
+    from hdc.io import remove_stale_temporaries
+    from hdc.pipeline import Interrupted, deblur_files
     from hdc.weights import WeightsError
 
     start = time.perf_counter()
     try:
         deblurrer = load_deblurrer(step, arguments.weights, arguments.precision, not arguments.no_consistency)
-    except WeightsError as error:
+        output_dir = prepare_output(arguments.output_dir)
+    except (WeightsError, UsageError) as error:
         return fail(error)
-    written, failures = deblur_files(files, output_dir, step, deblurrer,
-                                     progress=not arguments.quiet and len(files) > 1)
+    remove_stale_temporaries(output_dir)
+    try:
+        written, failures = deblur_files(files, output_dir, step, deblurrer,
+                                         progress=not arguments.quiet and len(files) > 1)
+    except Interrupted as stop:
+        print(stop, file=sys.stderr)
+        return EXIT_INTERRUPTED[type(stop.cause)]
     seconds = (time.perf_counter() - start) / max(1, len(files))
     return report_files(f"step {step}: wrote {written} PNG(s) to {output_dir}, {len(failures)} failed, "
                         f"{seconds:.2f} s per image", failures)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from evaluation.results import step_summary, write_reports
 from evaluation.scoring import METHODS, score_many
-from hdc.dataset import DatasetError, parse_name
+from hdc.dataset import DatasetError, parse_name, read_text
 
 
 def truth_files(folder):
@@ -44,17 +44,38 @@ def scored_pairs(output_dir, truth_dir):
     return pairs, skipped
 
 
+def missing_records(pairs, truth_dir, expected):
+    """Records scoring 0 for the `expected` outputs ({stem: reason or ""}) that `pairs` lack."""
+    truths, present = truth_files(truth_dir), {image.stem for image, _, _, _ in pairs}
+    records = []
+    for stem, reason in sorted(expected.items()):
+        if stem in present or stem not in truths:
+            continue
+        _, step, font, _ = parse_name(stem)
+        lines = read_text(truths[stem])
+        records.append({"name": f"{stem}.png", "step": step, "font": font, "score": 0, "three_lines": False,
+                        "ocr": [], "truth": lines[1] if len(lines) > 1 else "",
+                        "problem": f"missing output{': ' + reason if reason else ''}"})
+    return records
+
+
 def evaluate(output_dir, truth_dir, report_dir=None, method="levenshtein", guard_white_point=False,
-             workers=None, title=None, progress=True):
-    """Score, aggregate and (when `report_dir` is given) write the reports. Returns (records, summary)."""
+             workers=None, title=None, progress=True, expected=None):
+    """Score, aggregate and (when `report_dir` is given) write the reports. Returns (records, summary, skipped).
+
+    An unreadable PNG scores 0 and is named in the report. `expected` ({stem: reason}) names the text captures
+    whose outputs should exist: each missing one scores 0 too, with the method's reason when it gave one.
+    """
     pairs, skipped = scored_pairs(output_dir, truth_dir)
-    if not pairs:
+    missing = missing_records(pairs, truth_dir, expected or {})
+    if not pairs and not missing:
         raise DatasetError(f"no PNG in {output_dir} has a true-text file in {truth_dir}")
     scores = score_many([(image, truth) for image, truth, _, _ in pairs], method, guard_white_point,
                         workers, progress)
     records = [{"name": image.name, "step": step, "font": font, "score": score.score,
-                "three_lines": score.three_lines, "ocr": list(score.lines), "truth": score.truth}
-               for (image, _, step, font), score in zip(pairs, scores)]
+                "three_lines": score.three_lines, "ocr": list(score.lines), "truth": score.truth,
+                "problem": score.problem}
+               for (image, _, step, font), score in zip(pairs, scores)] + missing
     summary = (write_reports(records, report_dir, title or f"OCR score: {Path(output_dir).name}")
                if report_dir else step_summary(records))
     return records, summary, skipped

@@ -37,8 +37,9 @@ def find_captures(folder):
     return captures
 
 
-def method_for(name, weights=None):
-    """A callable (image, step) -> image: the network (as main.py runs it) or a baseline."""
+def method_for(name, weights=None, steps=()):
+    """A callable (image, step) -> image: the network (as main.py runs it) or a baseline. The network's weights
+    for `steps` are loaded here, so that a bad weights folder fails (`WeightsError`) before any image."""
     if name in ("identity", "wiener"):
         from evaluation.baselines import METHODS
 
@@ -46,6 +47,8 @@ def method_for(name, weights=None):
     from hdc.inference import StepDeblurrers
 
     deblurrers = StepDeblurrers(weights)
+    for step in steps:
+        deblurrers(step)
     return lambda image, step: deblurrers(step)(image, step)
 
 
@@ -57,21 +60,33 @@ def main(argv=None):
     parser.add_argument("--weights", type=Path)
     arguments = parser.parse_args(argv)
     from evaluation.scoring import score_image
-    from hdc.io import read_image, write_png
+    from hdc.io import ImageError, read_image, write_png
+    from hdc.weights import WeightsError
 
     captures = find_captures(arguments.real_dir)
     if not captures:
         print(f"error: no blurred capture with an HDC2021 name in {arguments.real_dir}", file=sys.stderr)
         return 2
+    try:
+        method = method_for(arguments.method, arguments.weights, {step for _, step, _, _ in captures})
+    except WeightsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     arguments.output_dir.mkdir(parents=True, exist_ok=True)
-    method = method_for(arguments.method, arguments.weights)
     lines = [f"### Real captures: {arguments.method}", "",
              "| capture | step | input score | output score | OCR of the output (middle line) | truth |",
              "|---|---:|---:|---:|---|---|"]
+    failures = 0
     for path, step, font, truth in captures:
-        image = read_image(path)
-        output = arguments.output_dir / f"{path.stem}.png"
-        write_png(output, method(image, step))
+        try:
+            image = read_image(path)
+            output = arguments.output_dir / f"{path.stem}.png"
+            write_png(output, method(image, step))
+        except (ImageError, WeightsError, OSError) as error:
+            print(f"error: {path.name}: {str(error).removeprefix(path.name + ': ')}", file=sys.stderr)
+            lines.append(f"| {path.name} | {step} | | | not processed: {error} | |")
+            failures += 1
+            continue
         if truth is None:
             lines.append(f"| {path.name} | {step} | | | | no true text |")
             continue
@@ -85,7 +100,7 @@ def main(argv=None):
                      f"`{scored.middle if scored.three_lines else ' / '.join(scored.lines)}` | `{scored.truth}` |")
     (arguments.output_dir / "real.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    return 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -64,9 +64,29 @@ def markdown_table(summary, title="OCR score per step"):
         cells = " | ".join(f"{row['fonts'].get(font, math.nan):.1f}" for font in fonts)
         lines.append(f"| {step} | {row['count']} | {row['mean']:.1f} | {cells} | "
                      f"{100 * row['three_lines']:.0f} % | {'yes' if row['passed'] else 'no'} |")
-    stop = stop_step({step: row["mean"] for step, row in summary.items()})
-    lines += ["", f"Stop step: **{stop}** (last step of the unbroken run of passes at {PASS_MARK:.0f} from step 0)."]
+    lines += ["", stop_sentence(summary)]
     return "\n".join(lines) + "\n"
+
+
+def stop_sentence(summary):
+    """The stop step of a `step_summary` in words; for a run that does not start at step 0 (a demo of one step),
+    which of its steps pass instead, since the stop rule counts from step 0."""
+    if 0 not in summary:
+        verdicts = ", ".join(f"step {step} {'passed' if row['passed'] else 'failed'}" for step, row in summary.items())
+        return (f"{verdicts} (pass mark {PASS_MARK:.0f}). No stop step: the rule counts passes from step 0, "
+                "which this run does not include.")
+    stop = stop_step({step: row["mean"] for step, row in summary.items()})
+    return f"Stop step: **{stop}** (last step of the unbroken run of passes at {PASS_MARK:.0f} from step 0)."
+
+
+def problems_section(records):
+    """Markdown list of the outputs that scored 0 unread (unreadable or missing), or "" when there are none."""
+    problems = [record for record in records if record.get("problem")]
+    if not problems:
+        return ""
+    return ("\n### Outputs scored 0 without OCR\n\n"
+            + "\n".join(f"- {record['name']} (step {record['step']}): {record['problem']}" for record in problems)
+            + "\n")
 
 
 def write_reports(records, folder, title="OCR score per step"):
@@ -77,7 +97,7 @@ def write_reports(records, folder, title="OCR score per step"):
     stop = stop_step({step: row["mean"] for step, row in summary.items()})
     (folder / "results.json").write_text(json.dumps(
         {"stop_step": stop, "steps": {str(k): v for k, v in summary.items()}, "images": list(records)}, indent=1))
-    (folder / "results.md").write_text(markdown_table(summary, title))
+    (folder / "results.md").write_text(markdown_table(summary, title) + problems_section(records))
     percentile_plot(records, folder / "percentiles.png", title)
     return summary
 

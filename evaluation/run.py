@@ -36,10 +36,14 @@ def method_command(method, weights=None):
 
 
 def run_step(command, samples, output_dir, step):
-    """Run `command` on the blurred images of `samples` (one step) unless all outputs exist. Returns True if run."""
+    """Run `command` on the blurred images of `samples` (one step) unless all outputs exist.
+
+    Returns {stem: reason} of the inputs the method reported as failed (its ``error: NAME: reason`` lines on
+    exit code 1); {} when every output was written or already there. Any other exit code raises RuntimeError.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     if all((output_dir / f"{s.stem}.png").is_file() for s in samples):
-        return False
+        return {}
     with tempfile.TemporaryDirectory() as scratch:
         for sample in samples:
             os.symlink(sample.blurred.resolve(), Path(scratch) / sample.blurred.name)
@@ -47,18 +51,34 @@ def run_step(command, samples, output_dir, step):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if result.returncode not in (0, 1):
         raise RuntimeError(f"step {step}: {' '.join(command)} failed: {result.stderr.strip().splitlines()[-1:]}")
-    return True
+    return reported_failures(result.stderr)
+
+
+def reported_failures(stderr):
+    """{stem: reason} from a method's ``error: NAME: reason`` lines (main.py's format for a failed input)."""
+    failures = {}
+    for line in stderr.splitlines():
+        name, separator, reason = line.removeprefix("error: ").partition(": ")
+        if line.startswith("error: ") and separator:
+            failures[Path(name).stem] = reason
+    return failures
 
 
 def run_method(test_dir, run_dir, method="network", steps=STEPS, weights=None, progress=True):
-    """Run a method over the steps of a test set into RUN_DIR/outputs/step{N}."""
+    """Run a method over the steps of a test set into RUN_DIR/outputs/step{N}.
+
+    Returns the samples and the {stem: reason or ""} of every text capture's expected output, with the
+    method's reason for those it reported as failed (`evaluation.evaluate.evaluate`'s `expected`)."""
     from tqdm import tqdm
 
     samples = find_samples(test_dir, set(steps))
     command = method_command(method, weights)
+    failures = {}
     for step in tqdm(sorted({s.step for s in samples}), desc=f"{method}", unit="step", disable=not progress):
-        run_step(command, [s for s in samples if s.step == step], Path(run_dir) / "outputs" / f"step{step}", step)
-    return samples
+        failures.update(run_step(command, [s for s in samples if s.step == step],
+                                 Path(run_dir) / "outputs" / f"step{step}", step))
+    expected = {s.stem: failures.get(s.stem, "") for s in samples if s.kind != "natural"}
+    return samples, expected
 
 
 def main(argv=None):
@@ -75,11 +95,11 @@ def main(argv=None):
     from evaluation.sanity import sanity_check
 
     try:
-        samples = run_method(arguments.test_dir, arguments.run_dir, arguments.method, arguments.steps,
-                             arguments.weights)
+        samples, expected = run_method(arguments.test_dir, arguments.run_dir, arguments.method, arguments.steps,
+                                       arguments.weights)
         name = arguments.name or arguments.run_dir.name
-        _, summary, _ = evaluate(arguments.run_dir / "outputs", arguments.test_dir, arguments.run_dir / "scores",
-                                 title=f"OCR score: {name}")
+        evaluate(arguments.run_dir / "outputs", arguments.test_dir, arguments.run_dir / "scores",
+                 title=f"OCR score: {name}", expected=expected)
         natural = [s for s in samples if s.kind == "natural"]
         if natural:
             sanity_check(natural, arguments.run_dir / "outputs", arguments.run_dir / "sanity", name)

@@ -38,11 +38,13 @@ METHODS = ("levenshtein", "difflib")
 
 @dataclasses.dataclass(frozen=True)
 class ImageScore:
-    """The score of one image: the integer score, the OCR lines and whether there were exactly three."""
+    """The score of one image: the integer score, the OCR lines and whether there were exactly three; `problem`
+    says why an output scored 0 without being read (unreadable, missing), else it is empty."""
 
     score: int
     lines: tuple
     truth: str
+    problem: str = ""
 
     @property
     def three_lines(self):
@@ -127,10 +129,16 @@ def score_lines(lines, truth_lines, method="levenshtein"):
 
 
 def score_image(image_path, truth_path, method="levenshtein", guard_white_point=False):
-    """Score one output image against its true-text file, as the organizers did. Returns `ImageScore`."""
-    with Image.open(image_path) as image:
-        prepared = prepare_for_ocr(image, guard_white_point)
-    return score_lines(ocr_lines(prepared), read_text(truth_path), method)
+    """Score one output image against its true-text file, as the organizers did. Returns `ImageScore`; an
+    unreadable image scores 0, with the reason as its `problem`."""
+    truth = read_text(truth_path)
+    try:
+        with Image.open(image_path) as image:
+            prepared = prepare_for_ocr(image, guard_white_point)
+    except (OSError, ValueError) as error:  # Pillow: UnidentifiedImageError, truncated files
+        return ImageScore(score=0, lines=(), truth=truth[1] if len(truth) > 1 else "",
+                          problem=f"unreadable output ({type(error).__name__})")
+    return score_lines(ocr_lines(prepared), truth, method)
 
 
 def score_many(pairs, method="levenshtein", guard_white_point=False, workers=None, progress=False):

@@ -64,13 +64,14 @@ def main(argv=None):
     parser.add_argument("--weights", type=Path)
     arguments = parser.parse_args(argv)
     from hdc.io import ImageError, read_image
+    from hdc.weights import WeightsError
 
     try:
         image = read_image(arguments.image)
-    except (ImageError, OSError) as error:
+        outputs = sweep(image, arguments.weights)
+    except (ImageError, WeightsError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    outputs = sweep(image, arguments.weights)
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     figure(image, outputs, arguments.true_step, arguments.output,
            f"{arguments.image.name}: outputs for every step (true step {arguments.true_step} framed)")

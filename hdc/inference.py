@@ -2,16 +2,21 @@
 
 import copy
 import re
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import tensorflow as tf
 
-from hdc.model import build_model
-from hdc.postprocessing import Observation, Postprocessor, Result
-from hdc.preprocessing import Preprocessor
-from hdc.weights import WeightsError, consistency_for, default_weights_dir, model_spec
+from hdc.cli import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # TensorFlow's loading lines stay off stderr
+import tensorflow as tf  # noqa: E402
+
+from hdc.model import build_model  # noqa: E402
+from hdc.postprocessing import Observation, Postprocessor, Result  # noqa: E402
+from hdc.preprocessing import Preprocessor  # noqa: E402
+from hdc.weights import WeightsError, consistency_for, default_weights_dir, model_spec  # noqa: E402
 
 
 class Prepared(NamedTuple):
@@ -49,9 +54,12 @@ class Deblurrer:
         self.spec = spec
         self.model = build_model(spec.architecture, precision)
         try:
-            self.model.load_weights(spec.path)
+            with warnings.catch_warnings():  # Keras warns once per layer it cannot fill, then raises
+                warnings.simplefilter("ignore")
+                self.model.load_weights(spec.path)
         except Exception as error:  # h5py and Keras raise many types for a bad file
-            raise WeightsError(f"cannot load weights {spec.path}: {type(error).__name__}: {error}") from None
+            raise WeightsError(f"cannot load weights {spec.path} into the manifest's {spec.architecture.kind} network "
+                               f"{spec.name!r}: {first_line(error)}") from None
         self.preprocessor = Preprocessor(spec.scale, spec.median_widths, spec.wiener_balance)
         self.postprocessor = Postprocessor(self.preprocessor, consistency)
         self.traces = 0
@@ -97,6 +105,12 @@ class Deblurrer:
     def __call__(self, image, step):
         """Deblur `image` (H, W) float32 in [0, 1] at blur `step`; returns (H, W) float32 in [0, 1]."""
         return self.finish(self.infer(self.prepare(image, step), step), image.shape)
+
+
+def first_line(error, limit=200):
+    """The first line of an exception's message, at most `limit` characters (Keras's can run to pages)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def native_bfloat16(cpuinfo=Path("/proc/cpuinfo")):

@@ -14,10 +14,12 @@ All convolutions are 'valid', so the output is smaller than the input by
 `border(...)` pixels on each side; the model is fully convolutional.
 """
 
-import keras
-from keras import layers
-
 from hdc.architecture import ArticleArchitecture
+from hdc.cli import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # TensorFlow's loading lines stay off stderr
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
 
 
 def seed_generator(seed):

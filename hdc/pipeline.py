@@ -12,6 +12,9 @@ previous one run while the network works on the current one:
 NumPy, SciPy, Pillow, tifffile and TensorFlow release the GIL in their heavy
 parts, so the threads use all cores. At most two images are read ahead and
 two written behind, so memory stays flat over any number of images.
+
+An interrupt (Ctrl-C, or SIGTERM through `hdc.cli.stop_on_signals`) cancels what has not started, lets the PNG
+being written finish (so every PNG on disk is complete and no temporary is left) and raises `Interrupted`.
 """
 
 from collections import deque
@@ -23,6 +26,14 @@ from tqdm import tqdm
 from hdc.io import ImageError, read_image, write_png
 
 AHEAD = 2
+
+
+class Interrupted(Exception):
+    """A run stopped by an interrupt after `written` of `total` PNGs; `cause` is the KeyboardInterrupt."""
+
+    def __init__(self, written, total, cause):
+        super().__init__(f"interrupted: {written} of {total} written")
+        self.written, self.total, self.cause = written, total, cause
 
 
 class PlainMethod:
@@ -88,29 +99,41 @@ def deblur_files(files, output_dir, step, method, progress=True):
             return None, str(error).removeprefix(f"{path.name}: ")
         return (method.prepare(image, step), image.shape), None
 
+    written = []  # targets written, appended by the writer thread once each PNG is in place
+
     def store(result, shape, target):
         write_png(target, method.finish(result, shape))
+        written.append(target)
 
-    written = 0
+    def collect(write):
+        source, destination, future = write
+        try:
+            future.result()
+        except OSError as error:
+            failures.append((source.name, f"cannot write {destination.name}: {error.strerror or error}"))
+
+    interrupt = None
     with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writer, \
             tqdm(total=len(jobs), desc=f"step {step}", unit="image", disable=not progress) as bar:
-        reads = deque(reader.submit(load, path) for path, _ in jobs[:AHEAD])
-        writes = deque()
-        for index, (path, target) in enumerate(jobs):
-            loaded, problem = reads.popleft().result()
-            if index + AHEAD < len(jobs):
-                reads.append(reader.submit(load, jobs[index + AHEAD][0]))
-            if problem is None:
-                prepared, shape = loaded
-                writes.append((path, target, writer.submit(store, method.infer(prepared, step), shape, target)))
-            else:
-                failures.append((path.name, problem))
-            while len(writes) > AHEAD or (writes and index == len(jobs) - 1):
-                source, destination, future = writes.popleft()
-                try:
-                    future.result()
-                    written += 1
-                except OSError as error:
-                    failures.append((source.name, f"cannot write {destination.name}: {error.strerror or error}"))
-            bar.update()
-    return written, failures
+        reads, writes = deque(), deque()
+        try:
+            reads.extend(reader.submit(load, path) for path, _ in jobs[:AHEAD])
+            for index, (path, target) in enumerate(jobs):
+                loaded, problem = reads.popleft().result()
+                if index + AHEAD < len(jobs):
+                    reads.append(reader.submit(load, jobs[index + AHEAD][0]))
+                if problem is None:
+                    prepared, shape = loaded
+                    writes.append((path, target, writer.submit(store, method.infer(prepared, step), shape, target)))
+                else:
+                    failures.append((path.name, problem))
+                while len(writes) > AHEAD or (writes and index == len(jobs) - 1):
+                    collect(writes.popleft())
+                bar.update()
+        except KeyboardInterrupt as caught:  # cancel what has not started; the pools finish what has
+            interrupt = caught
+            for future in list(reads) + [future for _, _, future in writes]:
+                future.cancel()
+    if interrupt is not None:
+        raise Interrupted(len(written), len(files), interrupt)
+    return len(written), failures

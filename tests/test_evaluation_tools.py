@@ -97,7 +97,7 @@ def test_evaluate_command_line(tmp_path, test_set, capsys):
         write_png(outputs / f"{sample.stem}.png", read_image(sample.sharp) / 0.9)
     assert evaluate_main([str(outputs), str(test_set), "--output", str(tmp_path / "report")]) == 0
     text = capsys.readouterr().out
-    assert "| 1 | 2 |" in text and "Stop step" in text
+    assert "| 1 | 2 |" in text and "step 1 passed" in text and "No stop step" in text  # a run without step 0
     assert evaluate_main([str(tmp_path / "nothing"), str(test_set)]) == 2
 
 
