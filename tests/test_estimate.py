@@ -1,0 +1,46 @@
+"""Blur estimation on small synthetic images of known disc radius, and its command line."""
+
+import json
+
+import numpy as np
+import pytest
+
+from hdc.estimate import estimate, estimate_radius, main, step_for_radius
+from hdc.io import write_tiff16
+from hdc.physics import NOMINAL_RADIUS, defocus_psf
+
+
+def blurred_texture(radius, shape=(480, 720), seed=0):
+    """Random dark blocks on paper (a broad spectrum, like text), blurred by a round disc of `radius` px."""
+    from scipy.signal import fftconvolve
+
+    rng = np.random.default_rng(seed)
+    page = np.ones(shape)
+    for _ in range(400):
+        top, left = rng.integers(0, shape[0] - 12), rng.integers(0, shape[1] - 12)
+        page[top:top + rng.integers(3, 12), left:left + rng.integers(3, 12)] = 0.15
+    blurred = fftconvolve(np.pad(page, 100, mode="reflect"), defocus_psf(radius), mode="same")[100:-100, 100:-100]
+    return np.clip(0.85 * blurred + rng.normal(0, 0.01, shape), 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("radius", [37.0, 61.0, 90.0])
+def test_the_radius_of_a_disc_blur_is_found(radius):
+    found, confidence = estimate_radius(blurred_texture(radius))
+    assert found == pytest.approx(radius, rel=0.1) and confidence > 0.5
+
+
+def test_each_nominal_radius_maps_to_its_step():
+    assert [step_for_radius(radius) for radius in NOMINAL_RADIUS] == list(range(20))
+    assert estimate(blurred_texture(61.0)).step in (7, 8, 9)
+
+
+def test_the_cli_writes_json_and_names_unreadable_files(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_tiff16(folder / "a.tif", blurred_texture(61.0))
+    (folder / "b.tif").write_bytes(b"")
+    assert main([str(folder), "--json", str(tmp_path / "steps.json")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("a.tif: step ") and captured.err.strip() == "error: b.tif: empty file"
+    estimates = json.loads((tmp_path / "steps.json").read_text())
+    assert set(estimates) == {"a.tif"} and set(estimates["a.tif"]) == {"step", "radius", "confidence"}
