@@ -36,6 +36,9 @@ def parse_arguments(argv):
                              "bfloat16 instructions and no GPU, else float32 (docs/benchmark: same OCR scores)")
     parser.add_argument("--no-consistency", action="store_true",
                         help="the network's output as it is, without the data consistency of the manifest")
+    parser.add_argument("--tile", type=int, default=None, metavar="PIXELS",
+                        help="run the network in tiles of this many working-scale pixels (bounds the memory on "
+                             "large inputs; the same output)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -46,6 +49,8 @@ def main(argv=None):
     try:
         step = parse_step(arguments.step)
         files = input_files(arguments.input_dir)
+        if arguments.tile is not None and arguments.tile < 16:
+            raise UsageError(f"--tile must be at least 16 pixels, got {arguments.tile}")
     except UsageError as error:
         return fail(error)
     with stop_on_signals():
@@ -66,7 +71,8 @@ def deblur(arguments, step, files):
 
     start = time.perf_counter()
     try:
-        deblurrer = load_deblurrer(step, arguments.weights, arguments.precision, not arguments.no_consistency)
+        deblurrer = load_deblurrer(step, arguments.weights, arguments.precision, not arguments.no_consistency,
+                                   arguments.tile)
         output_dir = prepare_output(arguments.output_dir)
     except (WeightsError, UsageError) as error:
         return fail(error)

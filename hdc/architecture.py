@@ -58,6 +58,11 @@ class ArticleArchitecture:
         """Pixels lost on each side: five 3x3 convolutions plus the refinement crops."""
         return 5 + self.refinements * (self.shared_width - 1) // 2
 
+    @property
+    def context(self):
+        """Half the receptive field in input pixels: the border, all convolutions being 'valid'."""
+        return self.border
+
     def to_dict(self):
         return {"kind": self.kind, **dataclasses.asdict(self)}
 
@@ -93,6 +98,15 @@ class UNetArchitecture:
     def multiple(self):
         """The input's sides must be multiples of this: one factor 2 per pooling."""
         return 2 ** (len(self.widths) - 1)
+
+    @property
+    def context(self):
+        """Half the theoretical receptive field in input pixels: an output pixel depends on no input pixel
+        farther away than this (each 3x3 convolution at level l reaches 2^l pixels, each pooling and its
+        upsampling 2^l more)."""
+        levels = len(self.widths) - 1
+        return sum(2 * self.convolutions * 2 ** level + 2 * 2 ** level for level in range(levels)) \
+            + self.convolutions * 2 ** levels
 
     def to_dict(self):
         values = dataclasses.asdict(self)

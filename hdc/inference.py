@@ -48,10 +48,12 @@ class Deblurrer:
     precision : "float32" or "mixed_bfloat16" (faster on CPUs with bf16 support, slightly different output).
     consistency : a `hdc.postprocessing.Consistency` to make the output agree with the input through the known
         blur, or None for the network's output as it is.
+    tile : run frames larger than this many working-scale pixels on a side in tiles of this size (None: whole).
     """
 
-    def __init__(self, spec, precision="float32", consistency=None):
+    def __init__(self, spec, precision="float32", consistency=None, tile=None):
         self.spec = spec
+        self.tile = tile
         self.model = build_model(spec.architecture, precision)
         try:
             with warnings.catch_warnings():  # Keras warns once per layer it cannot fill, then raises
@@ -90,9 +92,16 @@ class Deblurrer:
         return Prepared(np.pad(network_input, (*padding, (0, 0)), mode="reflect"), paper, observation, padding)
 
     def infer(self, prepared, step):
-        """Run the network on a `Prepared` input; returns a `Result`: (h, w) float32 in [0, 1], 1 = white."""
-        output = self.forward(tf.constant(prepared.network_input[None]),
-                              tf.constant([[float(step)]], dtype=tf.float32)).numpy()[0, :, :, 0]
+        """Run the network on a `Prepared` input; returns a `Result`: (h, w) float32 in [0, 1], 1 = white.
+
+        With `tile`, a frame larger than `tile` pixels on a side runs in tiles (`tiled_output`), which bounds
+        the memory and gives the same output."""
+        network_input, steps = prepared.network_input, tf.constant([[float(step)]], dtype=tf.float32)
+        if self.tile is None or max(network_input.shape[:2]) <= self.tile:
+            output = self.forward(tf.constant(network_input[None]), steps).numpy()[0, :, :, 0]
+        else:
+            output = tiled_output(lambda window: self.forward(tf.constant(window[None]), steps).numpy()[0, :, :, 0],
+                                  network_input, self.spec.architecture, self.tile)
         border = self.spec.architecture.border
         (top, bottom), (left, right) = [(low - border, high - border) for low, high in prepared.padding]
         output = output[top:output.shape[0] - bottom, left:output.shape[1] - right]
@@ -105,6 +114,32 @@ class Deblurrer:
     def __call__(self, image, step):
         """Deblur `image` (H, W) float32 in [0, 1] at blur `step`; returns (H, W) float32 in [0, 1]."""
         return self.finish(self.infer(self.prepare(image, step), step), image.shape)
+
+
+def tiled_output(forward, network_input, architecture, tile):
+    """The network's output over `network_input` (h, w, channels), padded as `network_padding` makes it, computed
+    in tiles: (h - 2 border, w - 2 border) float32, equal to running `forward` on the whole frame.
+
+    Each tile of `tile` output pixels runs on a window that adds the network's `context` on each side (what
+    its output pixels can see; the article's 'valid' network needs nothing beyond its border), aligned to
+    `architecture.multiple` so that the U-Net's poolings fall on the same pixels as in the whole frame.
+    """
+    border, multiple = architecture.border, architecture.multiple
+    margin = architecture.context - border
+    rows, columns = (size - 2 * border for size in network_input.shape[:2])
+    output = np.empty((rows, columns), np.float32)
+    for top in range(0, rows, tile):
+        for left in range(0, columns, tile):
+            window = []
+            for start, size, total in ((top, tile, rows), (left, tile, columns)):
+                low = max(0, start - margin) // multiple * multiple
+                high = min(total, -(-(start + size + margin) // multiple) * multiple)
+                window.append((low, high))
+            (row0, row1), (column0, column1) = window
+            part = forward(network_input[row0:row1 + 2 * border, column0:column1 + 2 * border])
+            output[top:top + tile, left:left + tile] = part[top - row0:top - row0 + tile,
+                                                            left - column0:left - column0 + tile]
+    return output
 
 
 def first_line(error, limit=200):
@@ -131,12 +166,13 @@ def resolve_precision(precision="auto"):
     return "mixed_bfloat16"
 
 
-def load_deblurrer(step, weights_dir=None, precision="auto", consistency=True):
+def load_deblurrer(step, weights_dir=None, precision="auto", consistency=True, tile=None):
     """The `Deblurrer` that the manifest in `weights_dir` (default: the shipped `weights/`) names for `step`,
-    with the manifest's data consistency for the step (`consistency=False`: the network's output as it is)."""
+    with the manifest's data consistency for the step (`consistency=False`: the network's output as it is),
+    running frames larger than `tile` in tiles."""
     folder = weights_dir or default_weights_dir()
     return Deblurrer(model_spec(folder, step), resolve_precision(precision),
-                     consistency_for(folder, step) if consistency else None)
+                     consistency_for(folder, step) if consistency else None, tile)
 
 
 class StepDeblurrers:

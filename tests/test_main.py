@@ -207,3 +207,13 @@ def test_the_manifest_s_data_consistency_and_no_consistency(tmp_path, tiff_folde
         assert run(capsys, tiff_folder, tmp_path / name, 5, *extra)[0] == 0
         outputs[name] = (tmp_path / name / "focusStep_5_timesR_size_30_sample_0001.png").read_bytes()
     assert outputs["switched off"] == outputs["plain"] != outputs["consistent"]
+
+
+def test_tiled_runs_write_the_same_pngs(tmp_path, tiff_folder, random_weights, capsys):
+    run(capsys, tiff_folder, tmp_path / "whole", 5, "--weights", random_weights)
+    code, _, err = run(capsys, tiff_folder, tmp_path / "tiled", 5, "--weights", random_weights, "--tile", "16")
+    assert code == 0, err
+    for path in (tmp_path / "whole").iterdir():
+        assert path.read_bytes() == (tmp_path / "tiled" / path.name).read_bytes()
+    code, _, err = run(capsys, tiff_folder, tmp_path / "bad", 5, "--tile", "4")
+    assert code == 2 and error_line(err) == ["error: --tile must be at least 16 pixels, got 4"]

@@ -89,3 +89,23 @@ def test_an_unknown_kind_in_the_manifest_is_one_line(unet_weights, tmp_path):
     with pytest.raises(WeightsError, match="unknown architecture kind 'transformer'") as error:
         model_spec(folder, 3)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("architecture", [TINY_UNET, ArticleArchitecture(dim=8, subdim=8, refinements=2, channels=6)])
+def test_tiled_inference_equals_whole_frame_inference(architecture):
+    """On a frame that is not a multiple of the U-Net's 2^levels (padded as inference pads it)."""
+    from hdc.inference import network_padding, tiled_output
+    from hdc.model import build_model
+
+    model = build_model(architecture, seed=3)
+    frame = np.random.default_rng(4).normal(scale=0.3, size=(83, 141, 6)).astype(np.float32)
+    padded = np.pad(frame, (*network_padding(frame.shape[:2], architecture), (0, 0)), mode="reflect")
+    step = np.array([[7.0]], np.float32)
+
+    def forward(window):
+        return model([window[None], step]).numpy()[0, :, :, 0]
+
+    whole = forward(padded)
+    tiled = tiled_output(forward, padded, architecture, tile=24)
+    assert tiled.shape == whole.shape
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
