@@ -44,3 +44,20 @@ def test_the_cli_writes_json_and_names_unreadable_files(tmp_path, capsys):
     assert captured.out.startswith("a.tif: step ") and captured.err.strip() == "error: b.tif: empty file"
     estimates = json.loads((tmp_path / "steps.json").read_text())
     assert set(estimates) == {"a.tif"} and set(estimates["a.tif"]) == {"step", "radius", "confidence"}
+
+
+def test_the_validation_report_of_real_like_captures(tmp_path):
+    from evaluation.estimation import main as validation_main
+    from hdc.io import write_png
+
+    real = tmp_path / "real"
+    (real / "thumbnails").mkdir(parents=True)
+    (real / "full" / "CAM02").mkdir(parents=True)
+    write_png(real / "thumbnails" / "focusStep_8_verdanaRef_size_30_sample_0001.png",
+              blurred_texture(6.1, shape=(146, 236)))
+    write_png(real / "thumbnails" / "focusStep_0_verdanaRef_size_30_sample_0001.png", blurred_texture(0.1, (146, 236)))
+    write_png(real / "full" / "CAM02" / "focusStep_8_verdanaRef_size_30_sample_0001.png", blurred_texture(61.0))
+    assert validation_main(["--real", str(real), "--output", str(tmp_path / "report")]) == 0
+    report = (tmp_path / "report" / "estimation.md").read_text()
+    assert "within one step: 1 of 1. Steps 0 are left out" in report
+    assert "| focusStep_8_verdanaRef_size_30_sample_0001.png | 8 | " in report

@@ -2,8 +2,8 @@
 the exit code, the message and what is on disk (outputs complete, inputs untouched, no temporary left)."""
 
 import json
-import re
 import os
+import re
 import shutil
 import signal
 import subprocess

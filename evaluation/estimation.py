@@ -1,0 +1,165 @@
+"""Validate the blur-step estimator (`hdc.estimate`) on real and synthetic captures.
+
+    python -m evaluation.estimation [--real REAL_DIR] [--test TEST_DIR] [--output docs/estimation]
+
+REAL_DIR is a folder like the recovered ``hdc2021-real`` (``thumbnails/``: 10x reduced captures, ``full/CAM02``:
+full-size ones); TEST_DIR a synthetic test set. Thumbnails are estimated at their own scale with the candidate
+radii divided by 10, and the radius is reported in full-size pixels. Writes estimation.md (tables per step:
+exact and within-one-step rates, the radius found against the nominal one) and confusion.png.
+"""
+
+import argparse
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from hdc.validation import STEPS
+
+ROOT = Path(__file__).resolve().parent.parent
+THUMBNAIL_REDUCTION = 10
+STEP_OF_NAME = re.compile(r"focusStep_(\d+)_")
+
+
+def thumbnail_rows(folder):
+    """(name, true step, radius in full-size pixels, confidence) of each 10x thumbnail in `folder`."""
+    from hdc.estimate import SCALES, radius_at_scale
+    from hdc.io import read_image
+
+    candidates = np.concatenate([radii for _, radii in SCALES]) / THUMBNAIL_REDUCTION
+    rows = []
+    for path in sorted(Path(folder).glob("focusStep_*.png"), key=lambda p: int(STEP_OF_NAME.match(p.name)[1])):
+        radius, confidence = radius_at_scale(read_image(path), 1, candidates)
+        rows.append((path.name, int(STEP_OF_NAME.match(path.name)[1]), radius * THUMBNAIL_REDUCTION, confidence))
+    return rows
+
+
+def full_rows(folder):
+    """(name, true step, radius, confidence) of each full-size capture in `folder`."""
+    from hdc.estimate import estimate
+    from hdc.io import read_image
+
+    rows = []
+    for path in sorted(Path(folder).glob("focusStep_*.png")) + sorted(Path(folder).glob("focusStep_*.tif")):
+        found = estimate(read_image(path))
+        rows.append((path.name, int(STEP_OF_NAME.match(path.name)[1]), found.radius, found.confidence))
+    return rows
+
+
+def test_set_estimates(test_dir, progress=True):
+    """{(true step, "text" or "natural"): [estimated steps]} over a synthetic test set."""
+    from tqdm import tqdm
+
+    from hdc.dataset import find_samples
+    from hdc.estimate import estimate
+    from hdc.io import read_image
+
+    found = defaultdict(list)
+    for sample in tqdm(find_samples(test_dir), unit="image", disable=not progress):
+        kind = "natural" if sample.kind == "natural" else "text"
+        found[(sample.step, kind)].append(estimate(read_image(sample.blurred)).step)
+    return found
+
+
+def rates(true_step, estimates):
+    """(exact rate, within-one-step rate) of `estimates` for `true_step`."""
+    estimates = np.asarray(estimates)
+    return float(np.mean(estimates == true_step)), float(np.mean(np.abs(estimates - true_step) <= 1))
+
+
+def real_table(title, rows, reduction=1):
+    """Markdown rows of real captures; with a `reduction`, the steps whose nominal disc is under 2 pixels at
+    that scale (no zero ring to see) are counted apart."""
+    from hdc.estimate import step_for_radius
+    from hdc.physics import NOMINAL_RADIUS
+
+    lines = [f"### {title}", "", "| capture | true step | radius found (px) | nominal radius | step found | "
+             "confidence |", "|---|---:|---:|---:|---:|---:|"]
+    for name, step, radius, confidence in rows:
+        lines.append(f"| {name} | {step} | {radius:.0f} | {NOMINAL_RADIUS[step]:.0f} | {step_for_radius(radius)} "
+                     f"| {confidence:.2f} |")
+    measurable = [row for row in rows if NOMINAL_RADIUS[row[1]] / reduction >= 2]
+    within = sum(abs(step_for_radius(radius) - step) <= 1 for _, step, radius, _ in measurable)
+    exact = sum(step_for_radius(radius) == step for _, step, radius, _ in measurable)
+    unmeasured = sorted({step for _, step, _, _ in rows} - {step for _, step, _, _ in measurable})
+    note = (f" Steps {', '.join(map(str, unmeasured))} are left out: at 1:{reduction} their disc is under 2 "
+            "pixels, too small to show a zero ring." if unmeasured else "")
+    return lines + ["", f"Exact: {exact} of {len(measurable)}; within one step: {within} of {len(measurable)}."
+                    + note, ""]
+
+
+def synthetic_table(found):
+    lines = ["### Synthetic test set", "", "| step | text: n | exact | within one | natural: n | exact | within one |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for step in STEPS:
+        cells = []
+        for kind in ("text", "natural"):
+            estimates = found.get((step, kind), [])
+            exact, within = rates(step, estimates) if estimates else (float("nan"), float("nan"))
+            cells.append(f"{len(estimates)} | {100 * exact:.0f} % | {100 * within:.0f} %")
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    text = [estimate for (step, kind), values in found.items() if kind == "text" for estimate in values]
+    truth = [step for (step, kind), values in found.items() if kind == "text" for _ in values]
+    within = np.mean(np.abs(np.subtract(text, truth)) <= 1) if text else float("nan")
+    lines += ["", f"Text captures within one step: {100 * within:.1f} % of {len(text)}.", ""]
+    return lines
+
+
+def confusion_figure(found, path):
+    """A 20x20 confusion matrix of the text captures: true step (rows) against estimated step (columns)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = np.zeros((len(STEPS), len(STEPS)))
+    for (step, kind), estimates in found.items():
+        if kind == "text":
+            for estimate in estimates:
+                matrix[step, estimate] += 1
+    matrix /= np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    figure, axes = plt.subplots(figsize=(6, 5.5))
+    image = axes.imshow(matrix, cmap="viridis", vmin=0, vmax=1)
+    axes.set_xlabel("estimated step")
+    axes.set_ylabel("true step")
+    axes.set_xticks(STEPS)
+    axes.set_yticks(STEPS)
+    axes.set_title("blur-step estimation, synthetic text captures")
+    figure.colorbar(image, ax=axes, label="share of the true step's captures")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m evaluation.estimation", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--real", type=Path, metavar="REAL_DIR", help="recovered real captures (thumbnails/, full/)")
+    parser.add_argument("--test", type=Path, metavar="TEST_DIR", help="a synthetic test set")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "estimation")
+    arguments = parser.parse_args(argv)
+    if not (arguments.real or arguments.test):
+        parser.error("give --real, --test or both")
+    for folder in (arguments.real, arguments.test):
+        if folder is not None and not folder.is_dir():
+            print(f"error: {folder} is not a folder", file=sys.stderr)
+            return 2
+    arguments.output.mkdir(parents=True, exist_ok=True)
+    lines = ["## Blur-step estimation (`hdc.estimate`)", ""]
+    if arguments.real:
+        lines += real_table("Real captures, 10x thumbnails (radii in full-size pixels)",
+                            thumbnail_rows(arguments.real / "thumbnails"), THUMBNAIL_REDUCTION)
+        lines += real_table("Real captures, full size", full_rows(arguments.real / "full" / "CAM02"))
+    if arguments.test:
+        found = test_set_estimates(arguments.test)
+        lines += synthetic_table(found)
+        confusion_figure(found, arguments.output / "confusion.png")
+        lines += ["![confusion](confusion.png)", ""]
+    (arguments.output / "estimation.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
