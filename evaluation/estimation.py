@@ -73,13 +73,15 @@ def real_table(title, rows, reduction=1):
     """Markdown rows of real captures; with a `reduction`, the steps whose nominal disc is under 2 pixels at
     that scale (no zero ring to see) are counted apart."""
     from hdc.estimate import step_for_radius
-    from hdc.physics import NOMINAL_RADIUS
+    from hdc.physics import NOMINAL_RADIUS, RADIUS_RANGE
 
-    lines = [f"### {title}", "", "| capture | true step | radius found (px) | nominal radius | step found | "
-             "confidence |", "|---|---:|---:|---:|---:|---:|"]
+    lines = [f"### {title}", "", "| capture | true step | radius found (px) | nominal radius | training draws "
+             "| step found | confidence |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name, step, radius, confidence in rows:
-        lines.append(f"| {name} | {step} | {radius:.0f} | {NOMINAL_RADIUS[step]:.0f} | {step_for_radius(radius)} "
-                     f"| {confidence:.2f} |")
+        low, high = RADIUS_RANGE[step]
+        inside = "" if low <= radius <= high else " (outside)"
+        lines.append(f"| {name} | {step} | {radius:.0f} | {NOMINAL_RADIUS[step]:.0f} | {low:.0f}-{high:.0f}{inside} "
+                     f"| {step_for_radius(radius)} | {confidence:.2f} |")
     measurable = [row for row in rows if NOMINAL_RADIUS[row[1]] / reduction >= 2]
     within = sum(abs(step_for_radius(radius) - step) <= 1 for _, step, radius, _ in measurable)
     exact = sum(step_for_radius(radius) == step for _, step, radius, _ in measurable)
