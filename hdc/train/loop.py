@@ -10,6 +10,12 @@ A run folder holds everything about one training run::
 
 Training is deterministic in its data: batch k is drawn from a generator seeded by (seed, k), so ``--resume``
 continues exactly where it stopped.
+
+The loop is written out instead of `model.fit` with callbacks: it checkpoints on a clock at any batch and
+resumes exactly there, under any tf.distribute strategy, and it keeps the optimizer's variables as the
+checkpoints already written hold them (the rate is assigned to Adam's learning-rate variable each batch; a
+Keras `LearningRateSchedule` in its place removes that variable, and the checkpoints of runs in progress then
+fail to restore: tried on the U-Net run's checkpoint).
 """
 
 import csv
