@@ -10,6 +10,8 @@ DEBIAN_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-liberation2 fonts-dejav
 DEMO_STEP ?= 7
 
 TEST_SET := data/test-seed777
+# The second sanity set: photographs of another source and technical targets (hdc.unseen), never trained on.
+UNSEEN_SET := data/unseen-seed778
 TUNING_SETS := data/tune-seed1001 data/tune-seed1002
 NATURAL_TUNING_SETS := data/tune-natural-seed1003 data/tune-natural-seed1004
 REAL_DIR ?= ../shared/hdc2021-real/full
@@ -62,8 +64,11 @@ results: setup
 	test -f evaluation/wiener_balance.json || $(PY) -m evaluation.baselines tune $(TUNING_SETS)
 	grep -q '"consistency"' weights/manifest.json || $(PY) -m evaluation.consistency weights \
 		--text $(TUNING_SETS) --natural $(NATURAL_TUNING_SETS) --report docs/results
+	test -d $(UNSEEN_SET) || $(PY) -m hdc.synthetic $(UNSEEN_SET) --steps 0-19 --per-font 0 --unseen --layout test \
+		--seed 778
 	for method in network identity wiener; do \
 		$(PY) -m evaluation.run $(TEST_SET) runs/eval/$$method --method $$method || exit 1; \
+		$(PY) -m evaluation.run $(UNSEEN_SET) runs/eval/$$method-unseen --method $$method || exit 1; \
 		if [ -d $(REAL_DIR) ]; then $(PY) -m evaluation.real $(REAL_DIR) runs/eval/$$method/real --method $$method; fi; \
 	done
 	$(PY) -m evaluation.run $(TEST_SET) runs/eval/network-alone --method "$(PY) main.py --quiet --no-consistency"

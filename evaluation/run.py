@@ -81,6 +81,18 @@ def run_method(test_dir, run_dir, method="network", steps=STEPS, weights=None, p
     return samples, expected
 
 
+def natural_groups(samples):
+    """The natural-image samples by the report they go to: "sanity" (scikit-image photographs), and for the
+    unseen set (`hdc.unseen`) "sanity-photographs" and "sanity-targets"."""
+    groups = {}
+    for sample in samples:
+        if sample.kind == "natural":
+            prefix = str(sample.key).split("_")[0]
+            group = {"photo": "sanity-photographs", "target": "sanity-targets"}.get(prefix, "sanity")
+            groups.setdefault(group, []).append(sample)
+    return groups
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m evaluation.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("test_dir", metavar="TEST_DIR", type=Path)
@@ -100,9 +112,8 @@ def main(argv=None):
         name = arguments.name or arguments.run_dir.name
         evaluate(arguments.run_dir / "outputs", arguments.test_dir, arguments.run_dir / "scores",
                  title=f"OCR score: {name}", expected=expected)
-        natural = [s for s in samples if s.kind == "natural"]
-        if natural:
-            sanity_check(natural, arguments.run_dir / "outputs", arguments.run_dir / "sanity", name)
+        for group, members in natural_groups(samples).items():
+            sanity_check(members, arguments.run_dir / "outputs", arguments.run_dir / group, f"{name}, {group}")
     except (DatasetError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

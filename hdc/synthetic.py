@@ -21,6 +21,7 @@ import numpy as np
 
 from hdc import physics, text
 from hdc.cli import steps_argument
+from hdc.unseen import UNSEEN
 from hdc.validation import STEPS
 
 FONT_IDS = {"Times": "timesR", "Verdana": "verdanaRef"}
@@ -101,7 +102,11 @@ def text_pair(step, kind, rng, primary_font=False, nominal=False, reduction=1, l
 
 
 def natural_image(name):
-    """A bundled scikit-image photograph as gray float32 in [0, 1]."""
+    """A bundled scikit-image photograph, or an image of `hdc.unseen`, as gray float32 in [0, 1]."""
+    from hdc import unseen
+
+    if name in unseen.UNSEEN:
+        return unseen.unseen_image(name)
     from skimage import data
 
     from hdc.io import to_gray_float
@@ -180,7 +185,7 @@ def write_job(job):
 
     root, layout, seed, step, kind, item = job
     if kind == "natural":
-        index = (NATURAL_TEST if layout == "test" else NATURAL_TRAIN).index(item)
+        index = natural_names(layout, unseen=item in UNSEEN).index(item)
         pair = natural_pair(step, item, sample_rng(seed, step, kind, index), augment=layout != "test")
         stem = natural_name(step, item)
     else:
@@ -197,13 +202,19 @@ def write_job(job):
     return stem
 
 
-def jobs_for(root, layout, steps, per_font, natural, seed):
+def natural_names(layout, unseen=False):
+    """The natural images of a layout: the training photographs, the test ones, or `hdc.unseen`'s."""
+    if unseen:
+        return UNSEEN
+    return NATURAL_TEST if layout == "test" else NATURAL_TRAIN
+
+
+def jobs_for(root, layout, steps, per_font, natural, seed, unseen=False):
     jobs = []
     for step in steps:
         for kind in ("Times", "Verdana"):
             jobs.extend((root, layout, seed, step, kind, sample) for sample in range(1, per_font + 1))
-        names = NATURAL_TEST if layout == "test" else NATURAL_TRAIN
-        jobs.extend((root, layout, seed, step, "natural", name) for name in names[:natural])
+        jobs.extend((root, layout, seed, step, "natural", name) for name in natural_names(layout, unseen)[:natural])
     return jobs
 
 
@@ -216,13 +227,16 @@ def main(argv=None):
                         help="sanity images per step (default: all 8 for --layout test, none for train)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--layout", choices=("train", "test"), default="train")
+    parser.add_argument("--unseen", action="store_true",
+                        help="natural images from hdc.unseen (photographs of another source, technical targets) "
+                             "instead of scikit-image's: a sanity set the network never saw")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     arguments = parser.parse_args(argv)
     if arguments.per_font < 0:
         parser.error(f"--per-font must be >= 0, got {arguments.per_font}")
+    names = natural_names(arguments.layout, arguments.unseen)
     natural = arguments.natural if arguments.natural is not None else (
-        len(NATURAL_TEST) if arguments.layout == "test" else 0)
-    names = NATURAL_TEST if arguments.layout == "test" else NATURAL_TRAIN
+        len(names) if arguments.layout == "test" or arguments.unseen else 0)
     if not 0 <= natural <= len(names):
         parser.error(f"--natural must be in 0..{len(names)} for --layout {arguments.layout}, got {natural}")
     try:
@@ -230,7 +244,8 @@ def main(argv=None):
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    jobs = jobs_for(arguments.output, arguments.layout, arguments.steps, arguments.per_font, natural, arguments.seed)
+    jobs = jobs_for(arguments.output, arguments.layout, arguments.steps, arguments.per_font, natural, arguments.seed,
+                    arguments.unseen)
     start = time.perf_counter()
     run_jobs(jobs, arguments.workers)
     seconds = time.perf_counter() - start

@@ -77,3 +77,19 @@ def test_generator_output_does_not_depend_on_workers(tmp_path):
 def test_bad_steps_are_rejected(value):
     with pytest.raises(ValueError, match="steps must"):
         parse_steps(value)
+
+
+def test_the_unseen_sanity_set(tmp_path):
+    from hdc.dataset import find_samples
+    from hdc.unseen import UNSEEN, unseen_image
+
+    from evaluation.run import natural_groups
+
+    for name in UNSEEN:
+        image = unseen_image(name)
+        assert image.dtype == np.float32 and min(image.shape) >= 90 and 0 <= image.min() < image.max() <= 1
+    assert synthetic.main([str(tmp_path / "unseen"), "--layout", "test", "--unseen", "--steps", "6",
+                           "--per-font", "0", "--natural", "3", "--workers", "1"]) == 0
+    samples = find_samples(tmp_path / "unseen")
+    assert sorted(s.key for s in samples) == sorted(UNSEEN[:3]) and all(s.kind == "natural" for s in samples)
+    assert {group: len(members) for group, members in natural_groups(samples).items()} == {"sanity-photographs": 3}
