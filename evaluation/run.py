@@ -110,14 +110,18 @@ def main(argv=None):
         samples, expected = run_method(arguments.test_dir, arguments.run_dir, arguments.method, arguments.steps,
                                        arguments.weights)
         name = arguments.name or arguments.run_dir.name
-        evaluate(arguments.run_dir / "outputs", arguments.test_dir, arguments.run_dir / "scores",
-                 title=f"OCR score: {name}", expected=expected)
+        reports = []
+        if expected:  # a set of natural images only (the unseen sanity set) has no text to score
+            evaluate(arguments.run_dir / "outputs", arguments.test_dir, arguments.run_dir / "scores",
+                     title=f"OCR score: {name}", expected=expected)
+            reports.append(arguments.run_dir / "scores" / "results.md")
         for group, members in natural_groups(samples).items():
             sanity_check(members, arguments.run_dir / "outputs", arguments.run_dir / group, f"{name}, {group}")
+            reports.append(arguments.run_dir / group / "sanity.md")
     except (DatasetError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print((arguments.run_dir / "scores" / "results.md").read_text())
+    print("\n".join(report.read_text() for report in reports))
     return 0
 
 

@@ -1,3 +1,4 @@
+import json
 import re
 
 import numpy as np
@@ -80,10 +81,9 @@ def test_bad_steps_are_rejected(value):
 
 
 def test_the_unseen_sanity_set(tmp_path):
+    from evaluation.run import natural_groups
     from hdc.dataset import find_samples
     from hdc.unseen import UNSEEN, unseen_image
-
-    from evaluation.run import natural_groups
 
     for name in UNSEEN:
         image = unseen_image(name)
@@ -93,3 +93,14 @@ def test_the_unseen_sanity_set(tmp_path):
     samples = find_samples(tmp_path / "unseen")
     assert sorted(s.key for s in samples) == sorted(UNSEEN[:3]) and all(s.kind == "natural" for s in samples)
     assert {group: len(members) for group, members in natural_groups(samples).items()} == {"sanity-photographs": 3}
+
+
+def test_a_run_on_the_unseen_set_reports_its_sanity_per_kind(tmp_path):
+    from evaluation import run
+
+    assert synthetic.main([str(tmp_path / "unseen"), "--layout", "test", "--unseen", "--steps", "2",
+                           "--per-font", "0", "--workers", "1"]) == 0
+    assert run.main([str(tmp_path / "unseen"), str(tmp_path / "run"), "--method", "identity"]) == 0
+    for group, count in (("sanity-photographs", 5), ("sanity-targets", 4)):
+        report = json.loads((tmp_path / "run" / group / "sanity.json").read_text())
+        assert report["2"]["count"] == count
