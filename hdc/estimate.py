@@ -8,10 +8,11 @@ left with the same detrended profile of the disc's transfer function for every c
 correlation gives the radius; the step is the one whose nominal radius (`hdc.physics.NOMINAL_RADIUS`) is
 nearest on a log scale; the confidence is that correlation (0..1).
 
-Measured so far (a first version): the five real full-size captures (steps 3, 14, 14, 15, 19) give steps 3,
-14, 14, 16, 19, with radii of 18, 103, 103, 117 and 203 px; synthetic captures at steps 3-17 mostly fall within
-one step. Steps 0-2 are not resolved yet: their discs (1-12 px) are hidden by the lens softness, so no zero
-ring shows, and the estimate there is unreliable (low confidence). main.py does not use it until it is.
+Measured so far (a first version, docs/estimation): the five real full-size captures (steps 3, 14, 14, 15,
+19) give steps 3, 14, 14, 16, 19; the real 10x thumbnails give the exact step at steps 4-14 in both fonts and
+radii of 117, 135, 159, 189, 203 px at steps 15-19, larger than our nominal ones there. Steps 0-2 are not
+resolved yet: their discs (1-12 px) are hidden by the lens softness, so no zero ring shows and the estimate is
+unreliable (low confidence). main.py does not use it until it is.
 """
 
 import argparse

@@ -26,7 +26,9 @@ CAMERA_SHAPE = (1460, 2360)
 # fitted to real pairs (2, 4, 11, 19, 26, 34, 42, 50, 61, 68, 77, 82 for steps
 # 0-11, see docs/calibration.md). Steps 16-19: the estimates diverge (DTU 114-131,
 # Bremen 108-155, another team 140-200); we take the middle of their spread, which
-# the edge sharpness of the real step 15-17 captures supports (docs/calibration.md).
+# the edge sharpness of the real step 15-17 captures supports (docs/calibration.md). The zero rings of the
+# real captures' spectra (hdc.estimate, docs/estimation) disagree at steps 15-19: 117, 135, 159, 189 and 203 px,
+# the largest published estimates; the values below are kept until the networks are retrained with them.
 NOMINAL_RADIUS = (1.0, 4.0, 12.0, 18.0, 25.0, 37.0, 43.0, 49.0, 61.0, 66.0,
                   74.0, 85.0, 90.0, 96.0, 101.0, 107.0, 125.0, 141.0, 157.0, 167.0)
 
