@@ -2,9 +2,9 @@
 
 An encoder of `len(widths)` levels (3x3 'same' convolutions, ReLU, 2x2 average pooling between levels), a
 decoder that mirrors it (bilinear 2x upsampling, concatenation with the encoder's map of the same level, 3x3
-convolutions) and a 1x1 sigmoid output. With the default five levels an output pixel sees about 200
-working-scale pixels, several blur diameters even at step 19 (48 pixels at 1:7), where the article's network
-sees 59.
+convolutions) and a 1x1 sigmoid output. With the default five levels an output pixel can see 245 x 245
+working-scale pixels (`UNetArchitecture.context`), several blur diameters even at step 19 (48-58 pixels at 1:7),
+where the article's network sees 59 x 59.
 
 The step enters every convolution by FiLM: a small MLP embeds step / 19, and from the embedding a Dense layer
 per convolution makes a scale and a shift, x · (1 + γ(step)) + β(step), before the activation. These layers
