@@ -57,7 +57,7 @@ def main(argv=None):
         try:
             return deblur(arguments, step, files)
         except KeyboardInterrupt:  # before the first image, e.g. while TensorFlow loads
-            print("interrupted: 0 written", file=sys.stderr)
+            print(f"interrupted: 0 of {len(files)} written", file=sys.stderr)
             return 130
 
 
