@@ -14,7 +14,6 @@ from hdc.cli import (
     EXIT_INTERRUPTED,
     UsageError,
     fail,
-    import_tensorflow_quietly,
     input_files,
     parse_step,
     prepare_output,
@@ -63,8 +62,7 @@ def main(argv=None):
 
 def deblur(arguments, step, files):
     """Load the weights, then deblur `files` into OUTPUT_DIR (created only once the weights are good)."""
-    import_tensorflow_quietly()
-    from hdc.inference import load_deblurrer
+    from hdc.inference import load_deblurrer  # imports TensorFlow quietly (hdc.cli.import_tensorflow_quietly)
     from hdc.io import remove_stale_temporaries
     from hdc.pipeline import Interrupted, deblur_files
     from hdc.weights import WeightsError
