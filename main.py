@@ -2,6 +2,8 @@
 
 Deblurs every TIFF in INPUT_DIR at blur step STEP (0..19) and writes one
 8-bit grayscale PNG per input, with the same name and size, to OUTPUT_DIR.
+STEP ``auto`` estimates each image's step (`hdc.estimate`), prints it, and
+deblurs each image at its own estimate.
 Exit codes: 0 all written, 1 some inputs failed, 2 bad arguments or weights, 130 interrupted by Ctrl-C,
 143 stopped by SIGTERM (what was written is complete; no temporary file is left). See the README.
 """
@@ -27,7 +29,8 @@ def parse_arguments(argv):
         prog="main.py", description="Deblur HDC2021 captures: one PNG per input TIFF.")
     parser.add_argument("input_dir", metavar="INPUT_DIR", help="folder where the input image files are located")
     parser.add_argument("output_dir", metavar="OUTPUT_DIR", help="folder where the output images must be stored")
-    parser.add_argument("step", metavar="STEP", help="blur category number, an integer in 0..19")
+    parser.add_argument("step", metavar="STEP",
+                        help="blur category number, an integer in 0..19, or auto to estimate it per image")
     parser.add_argument("--weights", metavar="DIR", default=None,
                         help="weights folder with a manifest.json (default: the shipped weights/)")
     parser.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="auto",
@@ -46,7 +49,7 @@ def main(argv=None):
     """Run the command line; returns the exit code."""
     arguments = parse_arguments(argv)
     try:
-        step = parse_step(arguments.step)
+        step = parse_step(arguments.step, auto=True)
         files = input_files(arguments.input_dir)
         if arguments.tile is not None and arguments.tile < 16:
             raise UsageError(f"--tile must be at least 16 pixels, got {arguments.tile}")
@@ -61,29 +64,52 @@ def main(argv=None):
 
 
 def deblur(arguments, step, files):
-    """Load the weights, then deblur `files` into OUTPUT_DIR (created only once the weights are good)."""
-    from hdc.inference import load_deblurrer  # imports TensorFlow quietly (hdc.cli.import_tensorflow_quietly)
+    """Load the weights, then deblur `files` into OUTPUT_DIR (created only once the weights are good) at
+    `step`, or at each file's estimated step when `step` is None."""
+    from hdc.inference import StepDeblurrers  # imports TensorFlow quietly (hdc.cli.import_tensorflow_quietly)
     from hdc.io import remove_stale_temporaries
     from hdc.pipeline import Interrupted, deblur_files
     from hdc.weights import WeightsError
 
     start = time.perf_counter()
+    groups, failures = ({step: files}, []) if step is not None else estimated_groups(files)
+    deblurrers = StepDeblurrers(arguments.weights, arguments.precision, not arguments.no_consistency,
+                                arguments.tile)
     try:
-        deblurrer = load_deblurrer(step, arguments.weights, arguments.precision, not arguments.no_consistency,
-                                   arguments.tile)
+        methods = {each: deblurrers(each) for each in sorted(groups)}
         output_dir = prepare_output(arguments.output_dir)
     except (WeightsError, UsageError) as error:
         return fail(error)
     remove_stale_temporaries(output_dir)
-    try:
-        written, failures = deblur_files(files, output_dir, step, deblurrer,
-                                         progress=not arguments.quiet and len(files) > 1)
-    except Interrupted as stop:
-        print(stop, file=sys.stderr)
-        return EXIT_INTERRUPTED[type(stop.cause)]
+    written = 0
+    for each, method in methods.items():
+        try:
+            count, problems = deblur_files(groups[each], output_dir, each, method,
+                                           progress=not arguments.quiet and len(files) > 1)
+        except Interrupted as stop:
+            print(f"interrupted: {written + stop.written} of {len(files)} written", file=sys.stderr)
+            return EXIT_INTERRUPTED[type(stop.cause)]
+        written += count
+        failures += problems
     seconds = (time.perf_counter() - start) / max(1, len(files))
-    return report_files(f"step {step}: wrote {written} PNG(s) to {output_dir}, {len(failures)} failed, "
-                        f"{seconds:.2f} s per image", failures)
+    steps = f"step {step}" if step is not None else f"auto (steps {', '.join(map(str, methods))})"
+    return report_files(f"{steps}: wrote {written} PNG(s) to {output_dir}, {len(failures)} failed, "
+                        f"{seconds:.2f} s per image", sorted(failures))
+
+
+def estimated_groups(files):
+    """({step: [files]}, [(file name, reason)]): the TIFF `files` grouped by their estimated step, each
+    estimate printed as `name: step N (radius R px, confidence C)`; unreadable files are failures."""
+    from hdc.estimate import estimate_files, estimate_line
+
+    estimates, failures = estimate_files(files)
+    groups = {}
+    for path in files:
+        value = estimates.get(path.name)
+        if value is not None:
+            print(estimate_line(path.name, value), flush=True)
+            groups.setdefault(value.step, []).append(path)
+    return groups, failures
 
 
 if __name__ == "__main__":

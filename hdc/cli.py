@@ -66,12 +66,16 @@ def fail(message, code=2):
     return code
 
 
-def parse_step(text):
-    """The blur step as an int in 0..19, from its command-line text; `UsageError` naming it otherwise."""
+def parse_step(text, auto=False):
+    """The blur step as an int in 0..19, from its command-line text, or None for "auto" when `auto` allows it;
+    `UsageError` naming the text otherwise."""
+    if auto and text == "auto":
+        return None
     try:
         return validation.parse_step(text)
     except ValueError as error:
-        raise UsageError(str(error)) from None
+        message = str(error).replace(", got", " or auto, got", 1) if auto else str(error)
+        raise UsageError(message) from None
 
 
 def steps_argument(text):

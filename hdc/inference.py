@@ -15,7 +15,6 @@ import tensorflow as tf  # noqa: E402
 
 from hdc.model import build_model  # noqa: E402
 from hdc.postprocessing import Observation, Postprocessor, Result  # noqa: E402
-from hdc.preprocessing import Preprocessor  # noqa: E402
 from hdc.weights import WeightsError, consistency_for, default_weights_dir, model_spec  # noqa: E402
 
 
@@ -62,7 +61,7 @@ class Deblurrer:
         except Exception as error:  # h5py and Keras raise many types for a bad file
             raise WeightsError(f"cannot load weights {spec.path} into the manifest's {spec.architecture.kind} network "
                                f"{spec.name!r}: {first_line(error)}") from None
-        self.preprocessor = Preprocessor(spec.scale, spec.median_widths, spec.wiener_balance)
+        self.preprocessor = spec.preprocessor()
         self.postprocessor = Postprocessor(self.preprocessor, consistency)
         self.traces = 0
         self.forward = tf.function(self._forward)
@@ -170,22 +169,23 @@ def load_deblurrer(step, weights_dir=None, precision="auto", consistency=True, t
     """The `Deblurrer` that the manifest in `weights_dir` (default: the shipped `weights/`) names for `step`,
     with the manifest's data consistency for the step (`consistency=False`: the network's output as it is),
     running frames larger than `tile` in tiles."""
-    folder = weights_dir or default_weights_dir()
-    return Deblurrer(model_spec(folder, step), resolve_precision(precision),
-                     consistency_for(folder, step) if consistency else None, tile)
+    return StepDeblurrers(weights_dir, precision, consistency, tile)(step)
 
 
 class StepDeblurrers:
     """The `Deblurrer` of any step from one weights folder, each weights file loaded once, each with its step's
-    data consistency: ``StepDeblurrers(weights_dir)(step)(image, step)``."""
+    data consistency (none with `consistency=False`): ``StepDeblurrers(weights_dir)(step)(image, step)``."""
 
-    def __init__(self, weights_dir=None, precision="float32"):
+    def __init__(self, weights_dir=None, precision="float32", consistency=True, tile=None):
         self.folder = weights_dir or default_weights_dir()
         self.precision = resolve_precision(precision)
+        self.consistency = consistency
+        self.tile = tile
         self.loaded = {}
 
     def __call__(self, step):
         spec = model_spec(self.folder, step)
         if spec.path not in self.loaded:
-            self.loaded[spec.path] = Deblurrer(spec, self.precision)
-        return self.loaded[spec.path].with_consistency(consistency_for(self.folder, step))
+            self.loaded[spec.path] = Deblurrer(spec, self.precision, tile=self.tile)
+        return self.loaded[spec.path].with_consistency(consistency_for(self.folder, step) if self.consistency
+                                                       else None)

@@ -20,29 +20,31 @@ from scipy import fft, ndimage
 # Rows x columns of an HDC2021 capture (2360 x 1460 pixels, W x H), where the radii below are measured.
 CAMERA_SHAPE = (1460, 2360)
 
-# Disc radius per step in full-resolution pixels. Steps 0-15: the DTU team's
+# Disc radius per step in full-resolution pixels. Steps 0-14: the DTU team's
 # estimates (`r0` in their main.m), which agree with the dataset paper (7, 39,
-# 67, 99 at steps 1, 5, 9, 13) and with the area-equivalent radius of the PSFs
+# 67, 99 at steps 1, 5, 9, 13), with the area-equivalent radius of the PSFs
 # fitted to real pairs (2, 4, 11, 19, 26, 34, 42, 50, 61, 68, 77, 82 for steps
-# 0-11, see docs/calibration.md). Steps 16-19: the estimates diverge (DTU 114-131,
-# Bremen 108-155, another team 140-200); we take the middle of their spread, which
-# the edge sharpness of the real step 15-17 captures supports (docs/calibration.md). The zero rings of the
-# real captures' spectra (hdc.estimate, docs/estimation) disagree at steps 15-19: 117, 135, 159, 189 and 203 px,
-# the largest published estimates; the values below are kept until the networks are retrained with them.
+# 0-11, see docs/calibration.md) and with the zero rings of the real captures'
+# spectra (hdc.estimate, docs/estimation: within 3 % at steps 4-14). Steps 15-19:
+# the published estimates diverge (DTU 107-131, Bremen 97-155, another team
+# 140-200); the zero rings of the real captures give 117, 135, 159, 189 and
+# 203 px (thumbnails and full-size frames agree), close to the largest published
+# values, and we take those.
 NOMINAL_RADIUS = (1.0, 4.0, 12.0, 18.0, 25.0, 37.0, 43.0, 49.0, 61.0, 66.0,
-                  74.0, 85.0, 90.0, 96.0, 101.0, 107.0, 125.0, 141.0, 157.0, 167.0)
+                  74.0, 85.0, 90.0, 96.0, 101.0, 117.0, 135.0, 159.0, 189.0, 203.0)
 
 # Published estimates of the disc radius per step (facts table, section 4:
 # dataset paper, DTU_1, DTU_2, Bremen; steps 16-19 also the fourth team's
-# values) and the area-equivalent radius of the PSFs fitted to real pairs
-# (steps 0-11). Bremen's values for steps 0-3 are left out: their 1:8 grid
-# cannot express radii below 8 px.
+# values), the area-equivalent radius of the PSFs fitted to real pairs
+# (steps 0-11) and the real captures' zero rings (steps 15-19). Bremen's values
+# for steps 0-3 are left out: their 1:8 grid cannot express radii below 8 px.
 RADIUS_ESTIMATES = (
     (1, 0, 2.2), (7, 4, 5.1, 4.3), (12, 10.0, 11.1), (18, 15.1, 18.5),
     (25, 30.0, 17.6, 26.0), (39, 37, 35.0, 30, 33.5), (43, 39.0, 36, 42.0), (49, 49.7, 42, 50.2),
     (61, 61.0, 54, 60.7), (67, 66, 66.4, 65.6, 68.1), (74, 74.0, 70.4, 76.9), (85, 86.0, 75.2, 82.0),
-    (90, 90.9, 82.4), (99, 96, 97.4, 86.4), (101, 101.0, 92), (107, 107.4, 96.8),
-    (114, 114.0, 108, 140), (120, 120.4, 128, 160), (126, 126.3, 142.4, 185), (130, 130.7, 155.2, 200))
+    (90, 90.9, 82.4), (99, 96, 97.4, 86.4), (101, 101.0, 92), (107, 107.4, 96.8, 117),
+    (114, 114.0, 108, 140, 135), (120, 120.4, 128, 160, 159), (126, 126.3, 142.4, 185, 189),
+    (130, 130.7, 155.2, 200, 203))
 
 # Range drawn during training: the spread of the estimates, widened by 5 % on each side.
 RADIUS_RANGE = tuple((max(0.5, 0.95 * min(values)), 1.05 * max(values)) for values in RADIUS_ESTIMATES)

@@ -17,8 +17,8 @@ solves, at 1/`reduction` resolution (the scorer reads at 1/2),
     prior = (1 - input_share) n + input_share y,
 
 with y the blurred input divided by its background level, n the network's
-output at the same scale and k the round disc PSF of the step's nominal
-radius. In Fourier space, per frequency:
+output at the same scale and k the round disc PSF of the step's radius
+(the model's `radii`, by default the nominal ones). In Fourier space, per frequency:
 
     X = (conj(K) Y + weight P) / (|K|² + weight).
 
@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from hdc.physics import NOMINAL_RADIUS, defocus_psf
+from hdc.physics import defocus_psf
 from hdc.preprocessing import background_level, resize, working_shape
 from hdc.validation import dataclass_from_dict
 
@@ -129,13 +129,13 @@ class Postprocessor:
         """The `Observation` of `image` (H, W) float32 in [0, 1] blurred at `step`, or None without data
         consistency: `image` area-averaged to 1/`reduction` of its size and divided by its background level,
         with the network input's decision `paper`, so that both are on one scale (paper ~1, or a natural image
-        divided by twice its mean); the step's nominal disc radius in pixels of that scale."""
+        divided by twice its mean); the step's disc radius (the preprocessor's `radii`) in pixels of that scale."""
         if self.consistency is None:
             return None
         shape = working_shape(image.shape, self.consistency.reduction)
         small = resize(image, shape, "box")
         level = background_level(small, self.preprocessor.fit_for(shape), paper)
-        radius = NOMINAL_RADIUS[step] / self.preprocessor.full_scale(shape)
+        radius = self.preprocessor.radii[step] / self.preprocessor.full_scale(shape)
         return Observation((small / level).astype(np.float32), radius)
 
     def finish(self, result, shape):

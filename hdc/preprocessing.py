@@ -3,7 +3,7 @@
 The blurred input goes through: downscale to the working scale, division by a
 robustly fitted background (vignetting) surface, and a stack of the result
 with its median-filtered versions and, optionally, its Wiener deconvolution
-with the nominal disc of the step (an improvement over the article: the
+with the step's disc (an improvement over the article: the
 network starts from a classical deblurring instead of having to learn one).
 The sharp target goes through: downscale,
 a brightness rescale that puts 75 % of the pixels at full white, and a mask
@@ -226,18 +226,23 @@ class Preprocessor:
     scale : downscale factor (7 means 1:7).
     median_widths : widths of the median filters stacked as extra channels.
     wiener_balance : if not None, a last channel holds the Wiener deconvolution of the
-        flattened image by the step's nominal disc (`hdc.physics.NOMINAL_RADIUS` / scale)
+        flattened image by the step's disc (`radii`, brought to the working scale)
         with this regularization weight, clipped to [-1.5, 1].
+    radii : disc radius per step 0..19 in full-size pixels, for the Wiener channel and the
+        data consistency (`hdc.postprocessing`); default `hdc.physics.NOMINAL_RADIUS`.
     background_samples, background_discard, seed : see `BackgroundFit`.
     """
 
-    def __init__(self, scale=7, median_widths=DEFAULT_MEDIAN_WIDTHS, wiener_balance=None, background_samples=450,
-                 background_discard=0.1, seed=0):
+    def __init__(self, scale=7, median_widths=DEFAULT_MEDIAN_WIDTHS, wiener_balance=None, radii=NOMINAL_RADIUS,
+                 background_samples=450, background_discard=0.1, seed=0):
         if not scale > 0:
             raise ValueError(f"scale must be positive, got {scale!r}")
+        if len(radii) != len(NOMINAL_RADIUS) or not all(float(radius) > 0 for radius in radii):
+            raise ValueError(f"radii must be {len(NOMINAL_RADIUS)} positive radii (steps 0..19), got {radii!r}")
         self.scale = scale
         self.median_widths = tuple(median_widths)
         self.wiener_balance = None if wiener_balance is None else float(wiener_balance)
+        self.radii = tuple(float(radius) for radius in radii)
         self.background_samples = background_samples
         self.background_discard = background_discard
         self.seed = seed
@@ -280,13 +285,13 @@ class Preprocessor:
 
     def wiener_channel(self, flat, step):
         """The Wiener channel (h, w) float32 in [-1.5, 1] of a flattened working-scale image (h, w): its
-        deconvolution by the step's nominal disc at this scale."""
-        radius = NOMINAL_RADIUS[step] / self.full_scale(flat.shape)
+        deconvolution by the step's disc (`radii`) at this scale."""
+        radius = self.radii[step] / self.full_scale(flat.shape)
         return np.clip(wiener_deconvolve(flat, radius, self.wiener_balance), -1.5, 1.0)
 
     def full_scale(self, shape):
         """Downscale factor from a full-size camera image (`hdc.physics.CAMERA_SHAPE`, where the
-        nominal radii are measured) to a working-scale `shape`."""
+        radii are measured) to a working-scale `shape`."""
         return float(np.mean(np.divide(CAMERA_SHAPE, shape)))
 
 

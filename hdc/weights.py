@@ -6,7 +6,7 @@
       "format": 1,
       "models": {
         "scale7": {"file": "scale7.weights.h5", "sha256": "...", "scale": 7,
-                   "median_widths": [3, 5, 7, 9], "wiener_balance": 0.01,
+                   "median_widths": [3, 5, 7, 9], "wiener_balance": 0.01, "radii": [1.0, 4.0, ...],
                    "architecture": {"kind": "article", "dim": 32, ...}}
       },
       "steps": {"0": "scale7", "1": "scale7", ..., "19": "scale7"},
@@ -15,7 +15,10 @@
 
 One shared step-conditioned model may serve every step; a step may name
 another model to override it. "wiener_balance" (optional) adds the Wiener
-input channel (`hdc.preprocessing.Preprocessor`). "consistency" (optional,
+input channel (`hdc.preprocessing.Preprocessor`); "radii" (optional, 20 values,
+default `hdc.physics.NOMINAL_RADIUS`) are the disc radii per step in full-size
+pixels that this channel and the data consistency assume, the ones the model
+was trained with. "consistency" (optional,
 per step) makes the output agree with the input through the known blur
 (`hdc.postprocessing`); it is tuned for the weights it sits beside
 (`evaluation.consistency`).
@@ -27,6 +30,7 @@ import json
 from pathlib import Path
 
 from hdc.architecture import architecture_from_dict
+from hdc.physics import NOMINAL_RADIUS
 from hdc.postprocessing import Consistency
 from hdc.preprocessing import Preprocessor
 from hdc.validation import STEPS
@@ -55,6 +59,7 @@ class ModelSpec:
     median_widths: tuple
     architecture: object  # hdc.architecture.ArticleArchitecture or UNetArchitecture
     wiener_balance: float = None
+    radii: tuple = NOMINAL_RADIUS
 
     def to_entry(self):
         """The manifest entry (JSON-ready dict) for this spec, relative to its folder."""
@@ -62,12 +67,17 @@ class ModelSpec:
                  "median_widths": list(self.median_widths), "architecture": self.architecture.to_dict()}
         if self.wiener_balance is not None:
             entry["wiener_balance"] = self.wiener_balance
+        entry["radii"] = list(self.radii)
         return entry
+
+    def preprocessor(self):
+        """The `hdc.preprocessing.Preprocessor` that makes this model's inputs."""
+        return Preprocessor(self.scale, self.median_widths, self.wiener_balance, self.radii)
 
     @property
     def channels(self):
         """Input channels its preprocessing makes."""
-        return Preprocessor(self.scale, self.median_widths, self.wiener_balance).channels
+        return self.preprocessor().channels
 
 
 def file_sha256(path):
@@ -114,12 +124,14 @@ def model_spec(folder, step):
                          scale=float(entry["scale"]), median_widths=tuple(int(w) for w in entry["median_widths"]),
                          architecture=architecture_from_dict(entry["architecture"]),
                          wiener_balance=None if entry.get("wiener_balance") is None
-                         else float(entry["wiener_balance"]))
+                         else float(entry["wiener_balance"]),
+                         radii=tuple(float(radius) for radius in entry.get("radii", NOMINAL_RADIUS)))
+        channels = spec.channels
     except (KeyError, TypeError, ValueError) as error:
         raise WeightsError(f"model {name!r} in the weights manifest is incomplete or invalid: {error}") from None
-    if spec.architecture.channels != spec.channels:
+    if spec.architecture.channels != channels:
         raise WeightsError(f"model {name!r}: {spec.architecture.channels} input channels but its preprocessing "
-                           f"makes {spec.channels} ({len(spec.median_widths)} median widths, "
+                           f"makes {channels} ({len(spec.median_widths)} median widths, "
                            f"{'a' if spec.wiener_balance is not None else 'no'} Wiener channel)")
     if not spec.path.is_file():
         raise WeightsError(f"weights file {spec.path} (model {name!r}, step {step}) is missing")
@@ -168,7 +180,8 @@ def write_consistency(folder, table):
     return manifest
 
 
-def export_model(model, folder, name, scale, median_widths, architecture, wiener_balance=None, steps=STEPS):
+def export_model(model, folder, name, scale, median_widths, architecture, wiener_balance=None, radii=NOMINAL_RADIUS,
+                 steps=STEPS):
     """Save `model`'s weights as `folder`/<name>.weights.h5 and a manifest serving `steps` with it.
 
     Returns the `ModelSpec` written.
@@ -178,6 +191,7 @@ def export_model(model, folder, name, scale, median_widths, architecture, wiener
     path = folder / f"{name}.weights.h5"
     model.save_weights(path)
     spec = ModelSpec(name=name, path=path, sha256=file_sha256(path), scale=float(scale),
-                     median_widths=tuple(median_widths), architecture=architecture, wiener_balance=wiener_balance)
+                     median_widths=tuple(median_widths), architecture=architecture, wiener_balance=wiener_balance,
+                     radii=tuple(float(radius) for radius in radii))
     write_manifest(folder, [spec], {step: name for step in steps})
     return spec

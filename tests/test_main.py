@@ -77,12 +77,33 @@ def test_a_corrupt_tiff_is_reported_and_the_others_processed(tmp_path, tiff_fold
     assert "2 failed" in stdout
 
 
-@pytest.mark.parametrize("step", ["x", "20", "-1", "3.5"])
-def test_bad_step(tmp_path, tiff_folder, capsys, step):
+def test_auto_estimates_each_image_and_deblurs_it_at_its_step(tmp_path, random_weights, capsys):
+    """`auto`: one line per image with its estimated step, each PNG written, an unreadable file named."""
+    from test_estimate import blurred_texture
+
+    from hdc.io import write_tiff16
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_tiff16(folder / "a.tif", blurred_texture(37.0))
+    write_tiff16(folder / "b.tif", blurred_texture(90.0))
+    (folder / "c.tif").write_bytes(b"")
+    code, stdout, err = run(capsys, folder, tmp_path / "out", "auto", "--weights", random_weights, "--quiet")
+    assert code == 1 and error_line(err) == ["error: c.tif: empty file"]
+    lines = stdout.splitlines()
+    assert lines[0].startswith("a.tif: step 5 (radius ") and lines[1].startswith("b.tif: step 12 (radius ")
+    assert "confidence" in lines[0] and lines[2].startswith("auto (steps 5, 12): wrote 2 PNG(s)")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
+    with Image.open(tmp_path / "out" / "b.png") as image:
+        assert image.size == (720, 480)
+
+
+@pytest.mark.parametrize("step, shown", [("x", "'x'"), ("20", "20"), ("-1", "-1"), ("3.5", "'3.5'"),
+                                         ("Auto", "'Auto'")])
+def test_bad_step(tmp_path, tiff_folder, capsys, step, shown):
     code, _, err = run(capsys, tiff_folder, tmp_path / "out", step)
     assert code == 2
-    assert error_line(err) == [f"error: STEP must be an integer in 0..19, got {step if step in ('x', '3.5') else int(step)}"
-                               .replace("got x", "got 'x'").replace("got 3.5", "got '3.5'")]
+    assert error_line(err) == [f"error: STEP must be an integer in 0..19 or auto, got {shown}"]
 
 
 def test_missing_input_folder(tmp_path, capsys):
@@ -156,6 +177,27 @@ def test_step_not_in_manifest(tmp_path, tiff_folder, random_weights, capsys):
     code, _, err = run(capsys, tiff_folder, tmp_path / "out", 19, "--weights", weights)
     assert code == 2 and "covers no model for step 19" in error_line(err)[0]
     assert run(capsys, tiff_folder, tmp_path / "out", 18, "--weights", weights)[0] == 0
+
+
+def test_the_manifest_s_radii(tmp_path, tiff_folder, random_weights, capsys):
+    """A model's radii come from its manifest entry (nominal when absent); a bad table is one error line."""
+    from hdc.physics import NOMINAL_RADIUS
+    from hdc.weights import model_spec
+
+    weights = copy_weights(random_weights, tmp_path / "weights")
+    assert model_spec(weights, 3).preprocessor().radii == NOMINAL_RADIUS
+    manifest = json.loads((weights / "manifest.json").read_text())
+    entry = next(iter(manifest["models"].values()))
+    entry["radii"] = [2.0 * radius for radius in NOMINAL_RADIUS]
+    (weights / "manifest.json").write_text(json.dumps(manifest))
+    assert model_spec(weights, 3).preprocessor().radii[3] == 2.0 * NOMINAL_RADIUS[3]
+    del entry["radii"]
+    (weights / "manifest.json").write_text(json.dumps(manifest))
+    assert model_spec(weights, 3).radii == NOMINAL_RADIUS
+    entry["radii"] = [1.0] * 5
+    (weights / "manifest.json").write_text(json.dumps(manifest))
+    code, _, err = run(capsys, tiff_folder, tmp_path / "out", 1, "--weights", weights)
+    assert code == 2 and "radii must be 20 positive radii" in error_line(err)[0]
 
 
 def test_manifest_not_json(tmp_path, tiff_folder, random_weights, capsys):

@@ -169,3 +169,17 @@ def test_natural_target_is_flattened_like_the_input():
     assert np.corrcoef(target.ravel(), small.ravel())[0, 1] > 0.999  # tones kept: no surface divided in
     uniform = prepare_natural_target((0.7 * vignetting).astype(np.float32), (209, 337))
     assert np.abs(uniform - 1).max() < 0.02  # a plain background: the vignetting is divided out
+
+
+def test_the_wiener_channel_follows_the_preprocessors_radii():
+    """Radii are configuration: a table whose step 2 holds step 9's radius makes step 2's channel equal step 9's."""
+    sharp = bars((1460 // 2, 2360 // 2), period=84)
+    blurred = np.clip(1.0 + convolve_fft(sharp, defocus_psf(NOMINAL_RADIUS[9] / 2)), 0, 1)
+    shape = working_shape((1460, 2360), 7)
+    radii = list(NOMINAL_RADIUS)
+    radii[2] = NOMINAL_RADIUS[9]
+    moved = Preprocessor(wiener_balance=0.01, radii=radii)(blurred, 2, shape)
+    np.testing.assert_array_equal(moved, Preprocessor(wiener_balance=0.01)(blurred, 9, shape))
+    for wrong in (NOMINAL_RADIUS[:19], [0.0] * 20):
+        with pytest.raises(ValueError, match="radii"):
+            Preprocessor(radii=wrong)

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from hdc.physics import NOMINAL_RADIUS
 from hdc.train import cache as cache_module
 from hdc.train.__main__ import main
 from hdc.train.batches import split_indices, step_probabilities
@@ -29,9 +30,18 @@ def test_cache_holds_every_planned_sample(tiny_cache):
     cache = cache_module.Cache(tiny_cache)
     assert cache.count == cache.capacity == 12
     assert cache.inputs.shape == (12, 209, 337, 6) and cache.inputs.dtype == np.float16
-    assert cache.info["wiener_balance"] == 0.01
+    assert cache.info["wiener_balance"] == 0.01 and cache.info["radii"] == list(NOMINAL_RADIUS)
     assert sorted(set(cache.meta[:, 0])) == [2, 9] and 2 in set(cache.meta[:, 1])
     assert cache.targets.max() == 255
+
+
+def test_a_cache_made_with_other_radii_is_refused(tiny_cache):
+    config = TrainingConfig(**{**TINY, "radii": [radius + 1 for radius in NOMINAL_RADIUS]})
+    cache = cache_module.Cache(tiny_cache)
+    source = dict(cache.info["source"])
+    cache.check(TrainingConfig(**TINY).preprocessor(), source)
+    with pytest.raises(ValueError, match="other settings"):
+        cache.check(config.preprocessor(), source)
 
 
 def test_a_tiny_model_learns(tmp_path, tiny_cache):

@@ -7,7 +7,7 @@ dataset into memory:
     inputs.npy   (capacity, h, w, channels) float16   network inputs
     targets.npy  (capacity, h, w) uint8               targets, 255 = white
     meta.npy     (capacity, 3) int32                  step, kind (0 Times, 1 Verdana, 2 natural), sample id
-    cache.json   shape, scale, median widths, Wiener balance, source, format version, count of filled rows
+    cache.json   shape, scale, median widths, Wiener balance and radii, source, format version, count of filled rows
 
 Samples come from the synthetic generator (in memory, at reduced resolution
 for speed) or from a real dataset folder through `hdc.dataset`.
@@ -25,7 +25,8 @@ from hdc.synthetic import KIND_CODES
 INFO_NAME = "cache.json"
 # Version of what a row holds; raised when preprocessing changes, so that an older cache is not reused.
 # 2: natural images scaled by twice their mean (`hdc.preprocessing.background`), not by a border surface.
-FORMAT = 2
+# 3: synthetic steps 15-19 drawn over radii that include the real captures' zero rings (`hdc.physics`).
+FORMAT = 3
 
 
 class Cache:
@@ -62,14 +63,15 @@ class Cache:
         np.lib.format.open_memmap(folder / "meta.npy", "w+", np.int32, (capacity, 3))
         info = {"shape": [rows, columns], "channels": channels, "scale": preprocessor.scale,
                 "median_widths": list(preprocessor.median_widths), "wiener_balance": preprocessor.wiener_balance,
-                "source": source, "format": FORMAT, "count": 0}
+                "radii": list(preprocessor.radii), "source": source, "format": FORMAT, "count": 0}
         (folder / INFO_NAME).write_text(json.dumps(info, indent=1))
         return cls(folder)
 
     def check(self, preprocessor, source):
         """Raise ValueError unless this cache was built by `preprocessor` from `source`."""
         wanted = {"scale": preprocessor.scale, "median_widths": list(preprocessor.median_widths),
-                  "wiener_balance": preprocessor.wiener_balance, "source": source, "format": FORMAT}
+                  "wiener_balance": preprocessor.wiener_balance, "radii": list(preprocessor.radii), "source": source,
+                  "format": FORMAT}
         found = {key: self.info.get(key) for key in wanted}
         if found != wanted:
             raise ValueError(f"the cache in {self.folder} was built with other settings: {found}, not {wanted}")

@@ -6,6 +6,7 @@ Importing this module imports neither TensorFlow nor Keras, so the CLI refuses a
 import dataclasses
 from pathlib import Path
 
+from hdc.physics import NOMINAL_RADIUS
 from hdc.validation import STEPS, dataclass_from_dict, positive_integer_problems
 
 CONFIG_NAME = "config.json"
@@ -30,6 +31,8 @@ class TrainingConfig:
     scale : working scale (7 means 1:7).
     median_widths : median filter widths of the input channels.
     wiener_balance : regularization of the Wiener-deconvolved input channel (None: no such channel).
+    radii : disc radius per step 0..19 (full-size pixels) that the Wiener channel assumes; default
+        `hdc.physics.NOMINAL_RADIUS`.
     architecture : fields of an `hdc.architecture` architecture, with its "kind" ("article" when missing,
         or "unet").
     init_from : a release folder (e.g. weights/) whose weights start the run instead of random ones; its
@@ -67,6 +70,7 @@ class TrainingConfig:
     scale: float = 7.0
     median_widths: list = dataclasses.field(default_factory=lambda: [3, 5, 7, 9])
     wiener_balance: float | None = 0.01
+    radii: list = dataclasses.field(default_factory=lambda: list(NOMINAL_RADIUS))
     architecture: dict = dataclasses.field(default_factory=dict)
     init_from: str = ""
 
@@ -119,7 +123,7 @@ class TrainingConfig:
         """The `hdc.preprocessing.Preprocessor` that makes this run's network inputs."""
         from hdc.preprocessing import Preprocessor
 
-        return Preprocessor(self.scale, self.median_widths, self.wiener_balance)
+        return Preprocessor(self.scale, self.median_widths, self.wiener_balance, self.radii)
 
     def to_dict(self):
         values = dataclasses.asdict(self)

@@ -125,4 +125,5 @@ class Trainer:
         from hdc.weights import export_model
 
         return export_model(self.model, self.run_dir / "weights", name, self.config.scale,
-                            self.config.median_widths, self.config.architecture, self.config.wiener_balance)
+                            self.config.median_widths, self.config.architecture, self.config.wiener_balance,
+                            self.config.radii)
