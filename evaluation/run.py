@@ -1,6 +1,6 @@
 """Run a method over every step of a test set, then score it (with the sanity check).
 
-    python -m evaluation.run TEST_DIR RUN_DIR [--method network|identity|wiener|"COMMAND"] [--steps 0-19]
+    python -m evaluation.run TEST_DIR RUN_DIR [--method network|auto|identity|wiener|"COMMAND"] [--steps 0-19]
 
 TEST_DIR is in the official test or training layout. For each step, the
 step's blurred TIFFs are linked into a scratch folder and the method is run
@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def method_command(method, weights=None):
-    """The command line (list) of a method: the network, a baseline, or any command with main.py's signature."""
-    if method == "network":
+    """The command line (list) of a method: the network (at the true step, or "auto": at the step main.py
+    estimates per image), a baseline, or any command with main.py's signature."""
+    if method in ("network", "auto"):
         return [sys.executable, str(ROOT / "main.py"), "--quiet"] + (["--weights", str(weights)] if weights else [])
     if method in ("identity", "wiener"):
         return [sys.executable, "-m", "evaluation.baselines", method]
@@ -36,7 +37,8 @@ def method_command(method, weights=None):
 
 
 def run_step(command, samples, output_dir, step):
-    """Run `command` on the blurred images of `samples` (one step) unless all outputs exist.
+    """Run `command` on the blurred images of `samples` (one step; `step` is its STEP argument, an int or
+    "auto") unless all outputs exist.
 
     Returns {stem: reason} of the inputs the method reported as failed (its ``error: NAME: reason`` lines on
     exit code 1); {} when every output was written or already there. Any other exit code raises RuntimeError.
@@ -76,7 +78,7 @@ def run_method(test_dir, run_dir, method="network", steps=STEPS, weights=None, p
     failures = {}
     for step in tqdm(sorted({s.step for s in samples}), desc=f"{method}", unit="step", disable=not progress):
         failures.update(run_step(command, [s for s in samples if s.step == step],
-                                 Path(run_dir) / "outputs" / f"step{step}", step))
+                                 Path(run_dir) / "outputs" / f"step{step}", "auto" if method == "auto" else step))
     expected = {s.stem: failures.get(s.stem, "") for s in samples if s.kind != "natural"}
     return samples, expected
 
@@ -98,7 +100,8 @@ def main(argv=None):
     parser.add_argument("test_dir", metavar="TEST_DIR", type=Path)
     parser.add_argument("run_dir", metavar="RUN_DIR", type=Path)
     parser.add_argument("--method", default="network",
-                        help="network (main.py), identity, wiener, or a command taking INPUT_DIR OUTPUT_DIR STEP")
+                        help="network (main.py), auto (main.py estimating each image's step), identity, wiener, or a "
+                             "command taking INPUT_DIR OUTPUT_DIR STEP")
     parser.add_argument("--weights", type=Path, help="weights folder for the network (default: weights/)")
     parser.add_argument("--steps", type=steps_argument, default=list(STEPS))
     parser.add_argument("--name", help="name of the method in the reports (default: RUN_DIR's name)")

@@ -61,3 +61,13 @@ def test_the_validation_report_of_real_like_captures(tmp_path):
     report = (tmp_path / "report" / "estimation.md").read_text()
     assert "within one step: 1 of 1. Steps 0 are left out" in report
     assert "| focusStep_8_verdanaRef_size_30_sample_0001.png | 8 | " in report
+
+
+def test_the_radius_ceiling_of_overlapping_draws():
+    """A step whose draws stay between its neighbours' nominal radii can be found within one step always;
+    step 19's draws (124-213 px) reach down to step 15's nominal radius, so no radius estimator can."""
+    from evaluation.estimation import radius_ceiling
+
+    assert radius_ceiling(8) == (pytest.approx(0.69, abs=0.02), 1.0)
+    exact, within = radius_ceiling(19)
+    assert exact < within < 0.5

@@ -56,6 +56,16 @@ def test_run_scores_and_sanity_with_the_identity_baseline(tmp_path, test_set, ca
     assert marker.stat().st_mtime_ns == before
 
 
+def test_run_with_auto_passes_auto_as_the_step(tmp_path, test_set, random_weights, monkeypatch):
+    commands, real_run = [], run.subprocess.run
+    monkeypatch.setattr(run.subprocess, "run", lambda command, **options: commands.append(command) or
+                        real_run(command, **options))
+    run.run_method(test_set, tmp_path / "auto", "auto", [1], weights=random_weights, progress=False)
+    assert commands[0][:2] == [run.sys.executable, str(run.ROOT / "main.py")] and commands[0][-1] == "auto"
+    outputs = sorted(p.name for p in (tmp_path / "auto" / "outputs" / "step1").iterdir())
+    assert len(outputs) == 3 and all(name.endswith(".png") for name in outputs)
+
+
 def test_sanity_check_flags_an_algorithm_that_draws_text(tmp_path, test_set):
     from hdc.io import read_image, write_png
 
