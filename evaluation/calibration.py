@@ -8,7 +8,8 @@ Measured per step, real against synthetic: the PSF radius and the light lost
 to glare (PSF estimates), text contrast and edge sharpness (the 10x
 thumbnails, our captures reduced the same way), background falloff (mean
 images and full-size captures), and noise in flat regions (full-size
-captures). Writes REPORT/calibration.md and figures in REPORT/calibration/.
+captures), and the free-form PSF fits of the real sharp/blurred pairs
+(`evaluation.psf_fit`). Writes REPORT/calibration.md and figures in REPORT/calibration/.
 """
 
 import argparse
@@ -224,7 +225,7 @@ def summary(results):
                    "the radius there disagree by a factor 1.6, and training covers the whole published spread.")
 
 
-def report(results, folder):
+def report(results, folder, psf_fit_lines=()):
     lines = ["# Calibration of the synthetic generator against real HDC2021 captures", "",
              "Made by `python -m evaluation.calibration REAL_DIR` from the recovered real captures (see the "
              "manifest of that folder; no real data is in this repository). Synthetic values come from "
@@ -264,6 +265,7 @@ def report(results, folder):
         for step, row in results["mean"].items():
             lines.append(f"| {step} | {row['falloff']:.3f} | {row['bump_real']:.3f} | "
                          f"{min(row['bump_ours']):.3f}-{max(row['bump_ours']):.3f} |")
+    lines += ["", *[line.replace("](psf-fit.png)", "](calibration/psf-fit.png)") for line in psf_fit_lines]]
     (folder / "calibration.md").write_text("\n".join(lines) + "\n")
 
 
@@ -276,9 +278,14 @@ def main(argv=None):
     if not (arguments.real_dir / "thumbnails").is_dir():
         print(f"error: {arguments.real_dir} has no thumbnails/ folder", file=sys.stderr)
         return 2
+    from evaluation import psf_fit
+    from hdc.io import read_image
+
     results = measure(arguments.real_dir, arguments.samples)
     figures(results, arguments.output / "calibration")
-    report(results, arguments.output)
+    fits = {stem: psf_fit.fit_pair(read_image(sharp), read_image(blurred), step)
+            for stem, step, sharp, blurred in psf_fit.real_pairs(arguments.real_dir)}
+    report(results, arguments.output, psf_fit.report(fits, arguments.output / "calibration") if fits else ())
     print(f"wrote {arguments.output / 'calibration.md'}")
     return 0
 
