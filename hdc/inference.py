@@ -85,8 +85,9 @@ class Deblurrer:
         """A `Prepared` input for `image` at `step`: the working-scale network input (h, w, channels) float32,
         reflect-padded for the network (`network_padding`), whether the image's border was paper, and the
         `Observation` when the output is made consistent with the input."""
-        network_input, paper = self.preprocessor.inputs(image, step)
-        observation = self.postprocessor.observe(image, step, paper)
+        radius = self.preprocessor.radius(image, step)
+        network_input, paper = self.preprocessor.inputs(image, step, radius=radius)
+        observation = self.postprocessor.observe(image, step, paper, radius)
         padding = network_padding(network_input.shape[:2], self.spec.architecture)
         return Prepared(np.pad(network_input, (*padding, (0, 0)), mode="reflect"), paper, observation, padding)
 

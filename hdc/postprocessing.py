@@ -125,18 +125,19 @@ class Postprocessor:
         self.preprocessor = preprocessor
         self.consistency = consistency
 
-    def observe(self, image, step, paper):
+    def observe(self, image, step, paper, radius=None):
         """The `Observation` of `image` (H, W) float32 in [0, 1] blurred at `step`, or None without data
         consistency: `image` area-averaged to 1/`reduction` of its size and divided by its background level,
         with the network input's decision `paper`, so that both are on one scale (paper ~1, or a natural image
-        divided by twice its mean); the step's disc radius (the preprocessor's `radii`) in pixels of that scale."""
+        divided by twice its mean); the disc radius in pixels of that scale, from `radius` in full-size pixels
+        (default: the preprocessor's `radius` of the image)."""
         if self.consistency is None:
             return None
         shape = working_shape(image.shape, self.consistency.reduction)
         small = resize(image, shape, "box")
         level = background_level(small, self.preprocessor.fit_for(shape), paper)
-        radius = self.preprocessor.radii[step] / self.preprocessor.full_scale(shape)
-        return Observation((small / level).astype(np.float32), radius)
+        radius = self.preprocessor.radius(image, step) if radius is None else radius
+        return Observation((small / level).astype(np.float32), radius / self.preprocessor.full_scale(shape))
 
     def finish(self, result, shape):
         """The final image (H, W) = `shape`, float32 in [0, 1], of a network `Result`.

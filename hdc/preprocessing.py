@@ -14,9 +14,10 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from hdc.physics import CAMERA_SHAPE, NOMINAL_RADIUS, defocus_psf
+from hdc.physics import CAMERA_SHAPE, NOMINAL_RADIUS, RADIUS_RANGE, defocus_psf
 
 DEFAULT_MEDIAN_WIDTHS = (3, 5, 7, 9)
+RADIUS_SOURCES = ("nominal", "estimated")
 
 
 def working_shape(shape, scale):
@@ -230,19 +231,24 @@ class Preprocessor:
         with this regularization weight, clipped to [-1.5, 1].
     radii : disc radius per step 0..19 in full-size pixels, for the Wiener channel and the
         data consistency (`hdc.postprocessing`); default `hdc.physics.NOMINAL_RADIUS`.
+    radius_source : "nominal" (the step's entry of `radii`) or "estimated" (each image's own radius,
+        see `radius`).
     background_samples, background_discard, seed : see `BackgroundFit`.
     """
 
     def __init__(self, scale=7, median_widths=DEFAULT_MEDIAN_WIDTHS, wiener_balance=None, radii=NOMINAL_RADIUS,
-                 background_samples=450, background_discard=0.1, seed=0):
+                 radius_source="nominal", background_samples=450, background_discard=0.1, seed=0):
         if not scale > 0:
             raise ValueError(f"scale must be positive, got {scale!r}")
         if len(radii) != len(NOMINAL_RADIUS) or not all(float(radius) > 0 for radius in radii):
             raise ValueError(f"radii must be {len(NOMINAL_RADIUS)} positive radii (steps 0..19), got {radii!r}")
+        if radius_source not in RADIUS_SOURCES:
+            raise ValueError(f"radius_source must be one of {', '.join(RADIUS_SOURCES)}, got {radius_source!r}")
         self.scale = scale
         self.median_widths = tuple(median_widths)
         self.wiener_balance = None if wiener_balance is None else float(wiener_balance)
         self.radii = tuple(float(radius) for radius in radii)
+        self.radius_source = radius_source
         self.background_samples = background_samples
         self.background_discard = background_discard
         self.seed = seed
@@ -264,12 +270,27 @@ class Preprocessor:
         (0..19); see `inputs`."""
         return self.inputs(image, step, shape)[0]
 
-    def inputs(self, image, step, shape=None):
+    def radius(self, image, step):
+        """The disc radius in full-size pixels that the Wiener channel and the data consistency assume for
+        `image` (H, W) float32 in [0, 1] blurred at `step`: the step's entry of `radii`, or with
+        radius_source "estimated" the image's own radius (`hdc.estimate.estimate_radius`, scaled from the
+        image's pixels to full-size ones) clamped to the step's training draws (`hdc.physics.RADIUS_RANGE`),
+        so that a failed estimate cannot leave the step."""
+        if self.radius_source == "nominal":
+            return self.radii[step]
+        from hdc.estimate import estimate_radius
+
+        found = estimate_radius(image)[0] * self.full_scale(image.shape)
+        low, high = RADIUS_RANGE[step]
+        return float(np.clip(found, low, high))
+
+    def inputs(self, image, step, shape=None, radius=None):
         """Network input for `image` (H, W) float32 in [0, 1] blurred at `step` (0..19).
 
         shape : working-scale (h, w) to produce; default `working_shape(image.shape, scale)`.
             The image's own scale is image.shape / shape, so a reduced-resolution image
             (the synthetic generator's) gets the same input as a full-size one.
+        radius : the Wiener channel's disc radius in full-size pixels; default `self.radius(image, step)`.
 
         Returns
         -------
@@ -281,13 +302,13 @@ class Preprocessor:
         stack = median_stack(flat, self.median_widths)
         if self.wiener_balance is None:
             return stack, paper
-        return np.concatenate([stack, self.wiener_channel(flat, step)[..., None]], axis=-1), paper
+        radius = self.radius(image, step) if radius is None else radius
+        return np.concatenate([stack, self.wiener_channel(flat, radius)[..., None]], axis=-1), paper
 
-    def wiener_channel(self, flat, step):
+    def wiener_channel(self, flat, radius):
         """The Wiener channel (h, w) float32 in [-1.5, 1] of a flattened working-scale image (h, w): its
-        deconvolution by the step's disc (`radii`) at this scale."""
-        radius = self.radii[step] / self.full_scale(flat.shape)
-        return np.clip(wiener_deconvolve(flat, radius, self.wiener_balance), -1.5, 1.0)
+        deconvolution by a disc of `radius` full-size pixels, brought to this scale."""
+        return np.clip(wiener_deconvolve(flat, radius / self.full_scale(flat.shape), self.wiener_balance), -1.5, 1.0)
 
     def full_scale(self, shape):
         """Downscale factor from a full-size camera image (`hdc.physics.CAMERA_SHAPE`, where the

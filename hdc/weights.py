@@ -18,7 +18,9 @@ another model to override it. "wiener_balance" (optional) adds the Wiener
 input channel (`hdc.preprocessing.Preprocessor`); "radii" (optional, 20 values,
 default `hdc.physics.NOMINAL_RADIUS`) are the disc radii per step in full-size
 pixels that this channel and the data consistency assume, the ones the model
-was trained with. "consistency" (optional,
+was trained with; "radius_source" (optional) "estimated" replaces the step's
+radius by each image's own estimate within the step's training draws
+(`hdc.preprocessing.Preprocessor.radius`). "consistency" (optional,
 per step) makes the output agree with the input through the known blur
 (`hdc.postprocessing`); it is tuned for the weights it sits beside
 (`evaluation.consistency`).
@@ -60,6 +62,7 @@ class ModelSpec:
     architecture: object  # hdc.architecture.ArticleArchitecture or UNetArchitecture
     wiener_balance: float = None
     radii: tuple = NOMINAL_RADIUS
+    radius_source: str = "nominal"
 
     def to_entry(self):
         """The manifest entry (JSON-ready dict) for this spec, relative to its folder."""
@@ -68,11 +71,13 @@ class ModelSpec:
         if self.wiener_balance is not None:
             entry["wiener_balance"] = self.wiener_balance
         entry["radii"] = list(self.radii)
+        if self.radius_source != "nominal":
+            entry["radius_source"] = self.radius_source
         return entry
 
     def preprocessor(self):
         """The `hdc.preprocessing.Preprocessor` that makes this model's inputs."""
-        return Preprocessor(self.scale, self.median_widths, self.wiener_balance, self.radii)
+        return Preprocessor(self.scale, self.median_widths, self.wiener_balance, self.radii, self.radius_source)
 
     @property
     def channels(self):
@@ -125,7 +130,8 @@ def model_spec(folder, step):
                          architecture=architecture_from_dict(entry["architecture"]),
                          wiener_balance=None if entry.get("wiener_balance") is None
                          else float(entry["wiener_balance"]),
-                         radii=tuple(float(radius) for radius in entry.get("radii", NOMINAL_RADIUS)))
+                         radii=tuple(float(radius) for radius in entry.get("radii", NOMINAL_RADIUS)),
+                         radius_source=entry.get("radius_source", "nominal"))
         channels = spec.channels
     except (KeyError, TypeError, ValueError) as error:
         raise WeightsError(f"model {name!r} in the weights manifest is incomplete or invalid: {error}") from None

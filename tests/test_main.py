@@ -194,10 +194,17 @@ def test_the_manifest_s_radii(tmp_path, tiff_folder, random_weights, capsys):
     del entry["radii"]
     (weights / "manifest.json").write_text(json.dumps(manifest))
     assert model_spec(weights, 3).radii == NOMINAL_RADIUS
-    entry["radii"] = [1.0] * 5
+    entry["radius_source"] = "estimated"
     (weights / "manifest.json").write_text(json.dumps(manifest))
-    code, _, err = run(capsys, tiff_folder, tmp_path / "out", 1, "--weights", weights)
-    assert code == 2 and "radii must be 20 positive radii" in error_line(err)[0]
+    assert model_spec(weights, 3).preprocessor().radius_source == "estimated"
+    assert run(capsys, tiff_folder, tmp_path / "out", 3, "--weights", weights)[0] == 0
+    for key, value, message in (("radii", [1.0] * 5, "radii must be 20 positive radii"),
+                                ("radius_source", "guess", "radius_source must be one of nominal, estimated")):
+        entry.pop("radii", None)
+        entry[key] = value
+        (weights / "manifest.json").write_text(json.dumps(manifest))
+        code, _, err = run(capsys, tiff_folder, tmp_path / "out", 1, "--weights", weights)
+        assert code == 2 and message in error_line(err)[0]
 
 
 def test_manifest_not_json(tmp_path, tiff_folder, random_weights, capsys):

@@ -183,3 +183,19 @@ def test_the_wiener_channel_follows_the_preprocessors_radii():
     for wrong in (NOMINAL_RADIUS[:19], [0.0] * 20):
         with pytest.raises(ValueError, match="radii"):
             Preprocessor(radii=wrong)
+
+
+def test_an_estimated_radius_replaces_the_steps_within_its_draws():
+    """radius_source "estimated": the image's own disc (58 full-size px, from a half-size frame) is used at
+    step 8 and, clamped to the step's draws, at step 4; the nominal source keeps the step's table entry."""
+    from test_estimate import blurred_texture
+
+    from hdc.physics import RADIUS_RANGE
+
+    image = blurred_texture(29.0, shape=(730, 1180))
+    estimated = Preprocessor(wiener_balance=0.01, radius_source="estimated")
+    assert estimated.radius(image, 8) == pytest.approx(58.0, rel=0.05)
+    assert estimated.radius(image, 4) == pytest.approx(RADIUS_RANGE[4][1])
+    assert Preprocessor(wiener_balance=0.01).radius(image, 4) == NOMINAL_RADIUS[4]
+    with pytest.raises(ValueError, match="radius_source"):
+        Preprocessor(radius_source="guess")
