@@ -75,8 +75,8 @@ def real_table(title, rows, reduction=1):
     from hdc.estimate import step_for_radius
     from hdc.physics import NOMINAL_RADIUS, RADIUS_RANGE
 
-    lines = [f"### {title}", "", "| capture | true step | radius found (px) | nominal radius | training draws "
-             "| step found | confidence |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"### {title}", "", ("| capture | true step | radius found (px) | nominal radius | training draws "
+                                  "| step found | confidence |"), "|---|---:|---:|---:|---:|---:|---:|"]
     for name, step, radius, confidence in rows:
         low, high = RADIUS_RANGE[step]
         inside = "" if low <= radius <= high else " (outside)"
@@ -106,9 +106,9 @@ def radius_ceiling(step, points=2001):
 
 def synthetic_table(found):
     lines = ["### Synthetic test set", "",
-             "The last two columns are the ceiling of any estimator of the radius alone: the share of the step's "
-             "radius draws (`hdc.physics.RADIUS_RANGE`) whose nearest nominal radius is the step, or within one "
-             "step (`evaluation.estimation.radius_ceiling`).", "",
+             ("The last two columns are the ceiling of any estimator of the radius alone: the share of the step's "
+              "radius draws (`hdc.physics.RADIUS_RANGE`) whose nearest nominal radius is the step, or within one "
+              "step (`evaluation.estimation.radius_ceiling`)."), "",
              "| step | text: n | exact | within one | natural: n | exact | within one | ceiling: exact | within one |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for step in STEPS:
@@ -124,8 +124,8 @@ def synthetic_table(found):
     truth = [step for (step, kind), values in found.items() if kind == "text" for _ in values]
     within = np.mean(np.abs(np.subtract(text, truth)) <= 1) if text else float("nan")
     ceiling = np.mean([radius_ceiling(step)[1] for step in truth]) if truth else float("nan")
-    lines += ["", f"Text captures within one step: {100 * within:.1f} % of {len(text)} (ceiling of a perfect radius "
-              f"estimator on these draws: {100 * ceiling:.1f} %).", ""]
+    lines += ["", (f"Text captures within one step: {100 * within:.1f} % of {len(text)} (ceiling of a perfect "
+                   f"radius estimator on these draws: {100 * ceiling:.1f} %)."), ""]
     return lines
 
 

@@ -176,12 +176,12 @@ def report(fits, folder):
 
     folder.mkdir(parents=True, exist_ok=True)
     lines = ["## Free-form PSF fits of the real pairs (`evaluation.psf_fit`)", "",
-             "Regularized least squares in the Fourier domain at 1:2 after aligning CAM01 to CAM02; the disc "
-             "fitted to each kernel gives its radius (full-size pixels). Sum: the share of the ink contrast that "
-             "reaches the blurred camera. Rim: outer fifth of the disc over its inner half (1 = flat; our draws "
-             "-15 % to +25 %). Halo: mass at 1.1-1.6 radii over the mass inside (noise level about 0.05).", "",
-             "| pair | step | scale CAM02/CAM01 | alignment correlation | disc radius (px) | nominal | training "
-             "draws | inside the draws | sum | rim | halo |", "|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|"]
+             ("Regularized least squares in the Fourier domain at 1:2 after aligning CAM01 to CAM02; the disc "
+              "fitted to each kernel gives its radius (full-size pixels). Sum: the share of the ink contrast that "
+              "reaches the blurred camera. Rim: outer fifth of the disc over its inner half (1 = flat; our draws "
+              "-15 % to +25 %). Halo: mass at 1.1-1.6 radii over the mass inside (noise level about 0.05)."), "",
+             ("| pair | step | scale CAM02/CAM01 | alignment correlation | disc radius (px) | nominal | training "
+              "draws | inside the draws | sum | rim | halo |"), "|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|"]
     figure, axes = plt.subplots(len(fits), 2, figsize=(10, 4 * len(fits)), squeeze=False)
     for row, (stem, fit) in enumerate(fits.items()):
         step = fit["step"]
