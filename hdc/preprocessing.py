@@ -219,6 +219,35 @@ def wiener_deconvolve(image, radius, balance):
     return wiener(padded, psf, balance, clip=False)[pad:-pad, pad:-pad].astype(np.float32)
 
 
+def spread_transfers(radii, shape):
+    """(E[K], E[|K|²]) over round discs of `radii` pixels: the mean transfer function of their PSFs and the
+    mean of its squared modulus, on the rfft2 grid of `shape` (rows, columns), each PSF centred at the origin."""
+    mean, power = 0.0, 0.0
+    for radius in radii:
+        psf = defocus_psf(radius)
+        padded = np.zeros(shape)
+        padded[:psf.shape[0], :psf.shape[1]] = psf
+        transfer = np.fft.rfft2(np.roll(padded, (-(psf.shape[0] // 2), -(psf.shape[1] // 2)), (0, 1)))
+        mean, power = mean + transfer / len(radii), power + np.abs(transfer) ** 2 / len(radii)
+    return mean, power
+
+
+def spread_wiener_deconvolve(image, radii, balance):
+    """Wiener deconvolution of `image` (H, W) for a disc whose radius is one of `radii` (pixels), unknown:
+    conj(E[K]) Y / (E[|K|²] + balance |Δ|²), with Δ the discrete Laplacian as in `wiener_deconvolve`. It is the
+    least-squares linear filter over the radii; unlike one disc's filter it has no near-zero denominator at a
+    disc's zero rings, which a wrong radius turns into a grid of ringing (docs/results, the natural images).
+    On the image symmetrically padded by the largest PSF; (H, W) float32, not clipped."""
+    pad = defocus_psf(max(radii)).shape[0]
+    padded = np.pad(np.asarray(image, np.float64), pad, mode="symmetric")
+    mean, power = spread_transfers(radii, padded.shape)
+    rows = np.fft.fftfreq(padded.shape[0])[:, None]
+    columns = np.fft.rfftfreq(padded.shape[1])[None, :]
+    laplacian = 4 - 2 * np.cos(2 * np.pi * rows) - 2 * np.cos(2 * np.pi * columns)
+    restored = np.fft.irfft2(np.conj(mean) * np.fft.rfft2(padded) / (power + balance * laplacian ** 2), padded.shape)
+    return restored[pad:-pad, pad:-pad].astype(np.float32)
+
+
 class Preprocessor:
     """Turns a blurred full-size image into the network's working-scale input.
 
@@ -233,11 +262,15 @@ class Preprocessor:
         data consistency (`hdc.postprocessing`); default `hdc.physics.NOMINAL_RADIUS`.
     radius_source : "nominal" (the step's entry of `radii`) or "estimated" (each image's own radius,
         see `radius`).
+    wiener_ranges : None for a Wiener channel by one disc (the image's `radius`), or (low, high) per step
+        0..19 in full-size pixels: the channel is then `spread_wiener_deconvolve` over 9 radii evenly spaced
+        in the step's range (our training draws, `hdc.physics.RADIUS_RANGE`).
     background_samples, background_discard, seed : see `BackgroundFit`.
     """
 
     def __init__(self, scale=7, median_widths=DEFAULT_MEDIAN_WIDTHS, wiener_balance=None, radii=NOMINAL_RADIUS,
-                 radius_source="nominal", background_samples=450, background_discard=0.1, seed=0):
+                 radius_source="nominal", wiener_ranges=None, background_samples=450, background_discard=0.1,
+                 seed=0):
         if not scale > 0:
             raise ValueError(f"scale must be positive, got {scale!r}")
         if len(radii) != len(NOMINAL_RADIUS) or not all(float(radius) > 0 for radius in radii):
@@ -249,6 +282,12 @@ class Preprocessor:
         self.wiener_balance = None if wiener_balance is None else float(wiener_balance)
         self.radii = tuple(float(radius) for radius in radii)
         self.radius_source = radius_source
+        if wiener_ranges is not None and (len(wiener_ranges) != len(NOMINAL_RADIUS) or not all(
+                len(pair) == 2 and 0 < float(pair[0]) <= float(pair[1]) for pair in wiener_ranges)):
+            raise ValueError(f"wiener_ranges must be {len(NOMINAL_RADIUS)} (low, high) pairs with 0 < low <= high, "
+                             f"got {wiener_ranges!r}")
+        self.wiener_ranges = None if wiener_ranges is None else tuple((float(low), float(high))
+                                                                       for low, high in wiener_ranges)
         self.background_samples = background_samples
         self.background_discard = background_discard
         self.seed = seed
@@ -302,6 +341,8 @@ class Preprocessor:
         stack = median_stack(flat, self.median_widths)
         if self.wiener_balance is None:
             return stack, paper
+        if self.wiener_ranges is not None:
+            return np.concatenate([stack, self.spread_wiener_channel(flat, step)[..., None]], axis=-1), paper
         radius = self.radius(image, step) if radius is None else radius
         return np.concatenate([stack, self.wiener_channel(flat, radius)[..., None]], axis=-1), paper
 
@@ -309,6 +350,12 @@ class Preprocessor:
         """The Wiener channel (h, w) float32 in [-1.5, 1] of a flattened working-scale image (h, w): its
         deconvolution by a disc of `radius` full-size pixels, brought to this scale."""
         return np.clip(wiener_deconvolve(flat, radius / self.full_scale(flat.shape), self.wiener_balance), -1.5, 1.0)
+
+    def spread_wiener_channel(self, flat, step):
+        """The Wiener channel (h, w) float32 in [-1.5, 1] of a flattened working-scale image (h, w) for the
+        step's whole range of radii (`wiener_ranges`, brought to this scale)."""
+        low, high = np.divide(self.wiener_ranges[step], self.full_scale(flat.shape))
+        return np.clip(spread_wiener_deconvolve(flat, np.linspace(low, high, 9), self.wiener_balance), -1.5, 1.0)
 
     def full_scale(self, shape):
         """Downscale factor from a full-size camera image (`hdc.physics.CAMERA_SHAPE`, where the

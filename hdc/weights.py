@@ -20,7 +20,9 @@ default `hdc.physics.NOMINAL_RADIUS`) are the disc radii per step in full-size
 pixels that this channel and the data consistency assume, the ones the model
 was trained with; "radius_source" (optional) "estimated" replaces the step's
 radius by each image's own estimate within the step's training draws
-(`hdc.preprocessing.Preprocessor.radius`). "consistency" (optional,
+(`hdc.preprocessing.Preprocessor.radius`); "wiener_ranges" (optional, 20 pairs
+of full-size radii) makes the Wiener channel the filter for each step's whole
+range of radii instead of one disc's. "consistency" (optional,
 per step) makes the output agree with the input through the known blur
 (`hdc.postprocessing`); it is tuned for the weights it sits beside
 (`evaluation.consistency`).
@@ -63,6 +65,7 @@ class ModelSpec:
     wiener_balance: float = None
     radii: tuple = NOMINAL_RADIUS
     radius_source: str = "nominal"
+    wiener_ranges: tuple = None
 
     def to_entry(self):
         """The manifest entry (JSON-ready dict) for this spec, relative to its folder."""
@@ -73,11 +76,14 @@ class ModelSpec:
         entry["radii"] = list(self.radii)
         if self.radius_source != "nominal":
             entry["radius_source"] = self.radius_source
+        if self.wiener_ranges is not None:
+            entry["wiener_ranges"] = [list(pair) for pair in self.wiener_ranges]
         return entry
 
     def preprocessor(self):
         """The `hdc.preprocessing.Preprocessor` that makes this model's inputs."""
-        return Preprocessor(self.scale, self.median_widths, self.wiener_balance, self.radii, self.radius_source)
+        return Preprocessor(self.scale, self.median_widths, self.wiener_balance, self.radii, self.radius_source,
+                            self.wiener_ranges)
 
     @property
     def channels(self):
@@ -131,7 +137,9 @@ def model_spec(folder, step):
                          wiener_balance=None if entry.get("wiener_balance") is None
                          else float(entry["wiener_balance"]),
                          radii=tuple(float(radius) for radius in entry.get("radii", NOMINAL_RADIUS)),
-                         radius_source=entry.get("radius_source", "nominal"))
+                         radius_source=entry.get("radius_source", "nominal"),
+                         wiener_ranges=None if entry.get("wiener_ranges") is None
+                         else tuple(tuple(float(v) for v in pair) for pair in entry["wiener_ranges"]))
         channels = spec.channels
     except (KeyError, TypeError, ValueError) as error:
         raise WeightsError(f"model {name!r} in the weights manifest is incomplete or invalid: {error}") from None
@@ -187,7 +195,7 @@ def write_consistency(folder, table):
 
 
 def export_model(model, folder, name, scale, median_widths, architecture, wiener_balance=None, radii=NOMINAL_RADIUS,
-                 steps=STEPS):
+                 wiener_ranges=None, steps=STEPS):
     """Save `model`'s weights as `folder`/<name>.weights.h5 and a manifest serving `steps` with it.
 
     Returns the `ModelSpec` written.
@@ -198,6 +206,7 @@ def export_model(model, folder, name, scale, median_widths, architecture, wiener
     model.save_weights(path)
     spec = ModelSpec(name=name, path=path, sha256=file_sha256(path), scale=float(scale),
                      median_widths=tuple(median_widths), architecture=architecture, wiener_balance=wiener_balance,
-                     radii=tuple(float(radius) for radius in radii))
+                     radii=tuple(float(radius) for radius in radii),
+                     wiener_ranges=None if wiener_ranges is None else tuple(tuple(pair) for pair in wiener_ranges))
     write_manifest(folder, [spec], {step: name for step in steps})
     return spec

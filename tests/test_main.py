@@ -195,9 +195,12 @@ def test_the_manifest_s_radii(tmp_path, tiff_folder, random_weights, capsys):
     (weights / "manifest.json").write_text(json.dumps(manifest))
     assert model_spec(weights, 3).radii == NOMINAL_RADIUS
     entry["radius_source"] = "estimated"
+    entry["wiener_ranges"] = [[0.9 * radius, 1.1 * radius] for radius in NOMINAL_RADIUS]
     (weights / "manifest.json").write_text(json.dumps(manifest))
-    assert model_spec(weights, 3).preprocessor().radius_source == "estimated"
+    preprocessor = model_spec(weights, 3).preprocessor()
+    assert preprocessor.radius_source == "estimated" and preprocessor.wiener_ranges[3] == (0.9 * 18, 1.1 * 18)
     assert run(capsys, tiff_folder, tmp_path / "out", 3, "--weights", weights)[0] == 0
+    del entry["wiener_ranges"]
     for key, value, message in (("radii", [1.0] * 5, "radii must be 20 positive radii"),
                                 ("radius_source", "guess", "radius_source must be one of nominal, estimated")):
         entry.pop("radii", None)

@@ -199,3 +199,29 @@ def test_an_estimated_radius_replaces_the_steps_within_its_draws():
     assert Preprocessor(wiener_balance=0.01).radius(image, 4) == NOMINAL_RADIUS[4]
     with pytest.raises(ValueError, match="radius_source"):
         Preprocessor(radius_source="guess")
+
+
+def test_the_spread_wiener_filter_of_one_radius_is_the_disc_filter():
+    from hdc.preprocessing import spread_wiener_deconvolve
+
+    blurred = convolve_fft(bars(), defocus_psf(4.0))
+    np.testing.assert_allclose(spread_wiener_deconvolve(blurred, [4.0], 0.01), wiener_deconvolve(blurred, 4.0, 0.01),
+                               atol=1e-5)
+
+
+def test_the_spread_channel_survives_a_wrong_radius():
+    """A blur of 0.8 x the nominal radius: the disc's Wiener channel rings at its zero rings, the filter for the
+    whole range (0.75-1.1 x) does not, and it stays closer to the sharp bars."""
+    from hdc.physics import RADIUS_RANGE
+
+    sharp = bars((1460 // 2, 2360 // 2), period=84)
+    blurred = np.clip(1.0 + convolve_fft(sharp, defocus_psf(0.8 * NOMINAL_RADIUS[9] / 2)), 0, 1)
+    shape = working_shape((1460, 2360), 7)
+    ranges = [(0.75 * radius, 1.1 * radius) for radius in NOMINAL_RADIUS]
+    disc = Preprocessor(wiener_balance=0.01)(blurred, 9, shape)[..., 5]
+    spread = Preprocessor(wiener_balance=0.01, wiener_ranges=ranges)(blurred, 9, shape)[..., 5]
+    target = resize(sharp, shape, "box")
+    inner = (slice(50, -50), slice(75, -75))
+    assert np.abs(spread - target)[inner].mean() < 0.8 * np.abs(disc - target)[inner].mean()
+    with pytest.raises(ValueError, match="wiener_ranges"):
+        Preprocessor(wiener_balance=0.01, wiener_ranges=RADIUS_RANGE[:3])

@@ -244,3 +244,14 @@ def test_no_wiener_channel_is_none(tmp_path):
     config = resolve_config(parse_arguments([str(tmp_path / "run"), "--wiener-balance", "none"]))
     assert config.wiener_balance is None and config.preprocessor().channels == 5
     assert config.architecture.channels == 5
+
+
+def test_wiener_ranges_draws_takes_the_training_draws(tmp_path):
+    from hdc.physics import RADIUS_RANGE
+    from hdc.train.__main__ import parse_arguments, resolve_config
+
+    config = resolve_config(parse_arguments([str(tmp_path / "run"), "--wiener-ranges", "draws"]))
+    assert config.preprocessor().wiener_ranges == tuple(RADIUS_RANGE)
+    assert resolve_config(parse_arguments([str(tmp_path / "other")])).preprocessor().wiener_ranges is None
+    with pytest.raises(SystemExit):
+        parse_arguments([str(tmp_path / "run"), "--radii", "0-19"])

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hdc.architecture import KINDS
 from hdc.cli import fail, steps_argument
+from hdc.physics import RADIUS_RANGE
 from hdc.train.config import CONFIG_NAME, RESUMABLE, TrainingConfig
 from hdc.train.release import release, seed_from_release
 
@@ -58,7 +59,7 @@ def parse_arguments(argv):
                              'with its "kind", e.g. \'{"kind": "unet", "widths": [24, 48, 96, 192, 256]}\'')
     parser.add_argument("--quiet", action="store_true")
     for field in dataclasses.fields(TrainingConfig):
-        if field.name in ("architecture", "median_widths"):
+        if field.name in ("architecture", "median_widths", "radii"):  # through --config only
             continue
         default = getattr(defaults, field.name)
         flag = "--" + field.name.replace("_", "-")
@@ -69,6 +70,9 @@ def parse_arguments(argv):
             parser.add_argument(flag, type=steps_argument, default=None, metavar="0-19")
         elif field.name == "wiener_balance":
             parser.add_argument(flag, type=balance_option, default=None, metavar="BALANCE|none")
+        elif field.name == "wiener_ranges":
+            parser.add_argument(flag, choices=("draws", "none"), default=None,
+                                help="draws: the Wiener channel covers each step's range of training radii")
         else:
             parser.add_argument(flag, type=type(default), default=None)
     return parser.parse_args(argv)
@@ -81,6 +85,8 @@ def resolve_config(arguments):
                if getattr(arguments, field.name, None) is not None}
     if options.get("wiener_balance") == "none":
         options["wiener_balance"] = None
+    if "wiener_ranges" in options:
+        options["wiener_ranges"] = None if options["wiener_ranges"] == "none" else [list(pair) for pair in RADIUS_RANGE]
     if arguments.resume and path.is_file():
         values = json.loads(path.read_text())
         changed = {k: v for k, v in options.items() if values.get(k) != v and k not in RESUMABLE}

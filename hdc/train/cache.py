@@ -7,7 +7,8 @@ dataset into memory:
     inputs.npy   (capacity, h, w, channels) float16   network inputs
     targets.npy  (capacity, h, w) uint8               targets, 255 = white
     meta.npy     (capacity, 3) int32                  step, kind (0 Times, 1 Verdana, 2 natural), sample id
-    cache.json   shape, scale, median widths, Wiener balance and radii, source, format version, count of filled rows
+    cache.json   shape, scale, median widths, Wiener balance, radii and ranges, source, format version, count of
+                 filled rows
 
 Samples come from the synthetic generator (in memory, at reduced resolution
 for speed) or from a real dataset folder through `hdc.dataset`.
@@ -27,6 +28,11 @@ INFO_NAME = "cache.json"
 # 2: natural images scaled by twice their mean (`hdc.preprocessing.background`), not by a border surface.
 # 3: synthetic steps 15-19 drawn over radii that include the real captures' zero rings (`hdc.physics`).
 FORMAT = 3
+
+
+def ranges_list(preprocessor):
+    """The preprocessor's Wiener ranges as JSON lists, or None."""
+    return None if preprocessor.wiener_ranges is None else [list(pair) for pair in preprocessor.wiener_ranges]
 
 
 class Cache:
@@ -63,15 +69,16 @@ class Cache:
         np.lib.format.open_memmap(folder / "meta.npy", "w+", np.int32, (capacity, 3))
         info = {"shape": [rows, columns], "channels": channels, "scale": preprocessor.scale,
                 "median_widths": list(preprocessor.median_widths), "wiener_balance": preprocessor.wiener_balance,
-                "radii": list(preprocessor.radii), "source": source, "format": FORMAT, "count": 0}
+                "radii": list(preprocessor.radii), "wiener_ranges": ranges_list(preprocessor), "source": source,
+                "format": FORMAT, "count": 0}
         (folder / INFO_NAME).write_text(json.dumps(info, indent=1))
         return cls(folder)
 
     def check(self, preprocessor, source):
         """Raise ValueError unless this cache was built by `preprocessor` from `source`."""
         wanted = {"scale": preprocessor.scale, "median_widths": list(preprocessor.median_widths),
-                  "wiener_balance": preprocessor.wiener_balance, "radii": list(preprocessor.radii), "source": source,
-                  "format": FORMAT}
+                  "wiener_balance": preprocessor.wiener_balance, "radii": list(preprocessor.radii),
+                  "wiener_ranges": ranges_list(preprocessor), "source": source, "format": FORMAT}
         found = {key: self.info.get(key) for key in wanted}
         if found != wanted:
             raise ValueError(f"the cache in {self.folder} was built with other settings: {found}, not {wanted}")

@@ -33,6 +33,9 @@ class TrainingConfig:
     wiener_balance : regularization of the Wiener-deconvolved input channel (None: no such channel).
     radii : disc radius per step 0..19 (full-size pixels) that the Wiener channel assumes; default
         `hdc.physics.NOMINAL_RADIUS`.
+    wiener_ranges : None for that one disc per step, or (low, high) radii per step (full-size pixels; the CLI's
+        `--wiener-ranges draws` takes our training draws, `hdc.physics.RADIUS_RANGE`): the Wiener channel is
+        then the filter for the whole range (`hdc.preprocessing.spread_wiener_deconvolve`).
     architecture : fields of an `hdc.architecture` architecture, with its "kind" ("article" when missing,
         or "unet").
     init_from : a release folder (e.g. weights/) whose weights start the run instead of random ones; its
@@ -71,6 +74,7 @@ class TrainingConfig:
     median_widths: list = dataclasses.field(default_factory=lambda: [3, 5, 7, 9])
     wiener_balance: float | None = 0.01
     radii: list = dataclasses.field(default_factory=lambda: list(NOMINAL_RADIUS))
+    wiener_ranges: list | None = None
     architecture: dict = dataclasses.field(default_factory=dict)
     init_from: str = ""
 
@@ -123,7 +127,8 @@ class TrainingConfig:
         """The `hdc.preprocessing.Preprocessor` that makes this run's network inputs."""
         from hdc.preprocessing import Preprocessor
 
-        return Preprocessor(self.scale, self.median_widths, self.wiener_balance, self.radii)
+        return Preprocessor(self.scale, self.median_widths, self.wiener_balance, self.radii,
+                            wiener_ranges=self.wiener_ranges)
 
     def to_dict(self):
         values = dataclasses.asdict(self)
