@@ -10,6 +10,8 @@ a brightness rescale that puts 75 % of the pixels at full white, and a mask
 that keeps grey only near black pixels.
 """
 
+import functools
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -219,9 +221,11 @@ def wiener_deconvolve(image, radius, balance):
     return wiener(padded, psf, balance, clip=False)[pad:-pad, pad:-pad].astype(np.float32)
 
 
+@functools.lru_cache(maxsize=40)
 def spread_transfers(radii, shape):
-    """(E[K], E[|K|²]) over round discs of `radii` pixels: the mean transfer function of their PSFs and the
-    mean of its squared modulus, on the rfft2 grid of `shape` (rows, columns), each PSF centred at the origin."""
+    """(E[K], E[|K|²]) over round discs of `radii` pixels (a tuple): the mean transfer function of their PSFs
+    and the mean of its squared modulus, on the rfft2 grid of `shape` (rows, columns), each PSF centred at the
+    origin. Remembered for the last 40 (radii, shape): a run meets one shape and 20 steps."""
     mean, power = 0.0, 0.0
     for radius in radii:
         psf = defocus_psf(radius)
@@ -240,7 +244,7 @@ def spread_wiener_deconvolve(image, radii, balance):
     On the image symmetrically padded by the largest PSF; (H, W) float32, not clipped."""
     pad = defocus_psf(max(radii)).shape[0]
     padded = np.pad(np.asarray(image, np.float64), pad, mode="symmetric")
-    mean, power = spread_transfers(radii, padded.shape)
+    mean, power = spread_transfers(tuple(float(radius) for radius in radii), padded.shape)
     rows = np.fft.fftfreq(padded.shape[0])[:, None]
     columns = np.fft.rfftfreq(padded.shape[1])[None, :]
     laplacian = 4 - 2 * np.cos(2 * np.pi * rows) - 2 * np.cos(2 * np.pi * columns)
