@@ -79,7 +79,7 @@ def stage_times(files, deblurrer, step, repeats):
     scratch = Path(tempfile.mkdtemp()) / "stage.png"
     preprocessor = deblurrer.preprocessor
     wiener = {} if preprocessor.wiener_balance is None else {"Wiener channel": median_time(
-        lambda: preprocessor.wiener_channel(flat, preprocessor.radii[step]), repeats)}
+        lambda: preprocessor.wiener_channel(flat, preprocessor.blur_radii(flat, step)), repeats)}
     consistency, finish = {}, {}
     if deblurrer.consistency is not None:
         consistency = {"data consistency's input (downscale, background)": median_time(

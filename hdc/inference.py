@@ -63,7 +63,6 @@ class Deblurrer:
                                f"{spec.name!r}: {first_line(error)}") from None
         self.preprocessor = spec.preprocessor()
         self.postprocessor = Postprocessor(self.preprocessor, consistency)
-        self.traces = 0
         self.forward = tf.function(self._forward)
 
     def with_consistency(self, consistency):
@@ -77,17 +76,22 @@ class Deblurrer:
         """The `hdc.postprocessing.Consistency` this deblurrer finishes with, or None."""
         return self.postprocessor.consistency
 
+    @property
+    def traces(self):
+        """How many times the network's `tf.function` was traced (once per run when the frames share a size);
+        copies made by `with_consistency` share it."""
+        return self.forward.experimental_get_tracing_count()
+
     def _forward(self, image, step):
-        self.traces += 1  # runs only while tracing: counts the traces
         return self.model([image, step], training=False)
 
     def prepare(self, image, step):
         """A `Prepared` input for `image` at `step`: the working-scale network input (h, w, channels) float32,
         reflect-padded for the network (`network_padding`), whether the image's border was paper, and the
         `Observation` when the output is made consistent with the input."""
-        radius = self.preprocessor.radius(image, step)
-        network_input, paper = self.preprocessor.inputs(image, step, radius=radius)
-        observation = self.postprocessor.observe(image, step, paper, radius)
+        radii = self.preprocessor.blur_radii(image, step)
+        network_input, paper = self.preprocessor.inputs(image, step, radii=radii)
+        observation = self.postprocessor.observe(image, step, paper, radii)
         padding = network_padding(network_input.shape[:2], self.spec.architecture)
         return Prepared(np.pad(network_input, (*padding, (0, 0)), mode="reflect"), paper, observation, padding)
 

@@ -35,16 +35,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from hdc.physics import defocus_psf
-from hdc.preprocessing import background_level, resize, working_shape
+from hdc.preprocessing import background_level, resize, spread_transfers, working_shape
 from hdc.validation import dataclass_from_dict
 
 
 class Observation(NamedTuple):
     """The blurred input at the data consistency's scale, divided by its background level, (h, w) float32,
-    and the step's disc radius in pixels of that scale."""
+    and the blur model's disc radii (tuple) in pixels of that scale."""
     image: np.ndarray
-    radius: float
+    radii: tuple
 
 
 class Result(NamedTuple):
@@ -81,33 +80,26 @@ class Consistency:
         return dataclass_from_dict(cls, entry, "consistency")
 
 
-def transfer_function(radius, shape):
-    """The real-FFT transfer function (shape[0], shape[1] // 2 + 1) complex of a round disc PSF of `radius`
-    pixels centred at the origin of a `shape` (rows, columns) grid."""
-    psf = defocus_psf(radius)
-    size = psf.shape[0]
-    grid = np.zeros(shape)
-    grid[:size, :size] = psf
-    return np.fft.rfft2(np.roll(grid, (-(size // 2), -(size // 2)), axis=(0, 1)))
-
-
-def make_consistent(observed, estimate, radius, consistency):
+def make_consistent(observed, estimate, radii, consistency):
     """The data-consistent image (h, w) float32 of `estimate` given `observed`.
 
     observed : (h, w) blurred input divided by its background level (paper ~1).
     estimate : (h, w) the network's output at the same scale and level.
-    radius : the blur's disc radius in pixels of this scale.
+    radii : the blur's disc radius in pixels of this scale, or several when it is one of them, unknown: the
+        solution then minimizes the expected data misfit over them, X = (conj(E[K]) Y + λ P) / (E|K|² + λ)
+        (`hdc.preprocessing.spread_transfers`), which is the formula above for one radius.
 
     Both are mirrored by the PSF's reach before the FFT, so the borders do not wrap around.
     """
+    radii = tuple(float(radius) for radius in np.atleast_1d(radii))
     observed = np.asarray(observed, np.float64)
     prior = (1.0 - consistency.input_share) * np.asarray(estimate, np.float64) + consistency.input_share * observed
-    pad = int(np.ceil(radius * 1.25)) + 8
+    pad = int(np.ceil(max(radii) * 1.25)) + 8
     observed = np.pad(observed, pad, mode="symmetric")
     prior = np.pad(prior, pad, mode="symmetric")
-    blur = transfer_function(radius, observed.shape)
-    solution = ((np.conj(blur) * np.fft.rfft2(observed) + consistency.weight * np.fft.rfft2(prior))
-                / (np.abs(blur) ** 2 + consistency.weight))
+    mean, power = spread_transfers(radii, observed.shape)
+    solution = ((np.conj(mean) * np.fft.rfft2(observed) + consistency.weight * np.fft.rfft2(prior))
+                / (power + consistency.weight))
     return np.fft.irfft2(solution, s=observed.shape)[pad:-pad, pad:-pad].astype(np.float32)
 
 
@@ -125,19 +117,20 @@ class Postprocessor:
         self.preprocessor = preprocessor
         self.consistency = consistency
 
-    def observe(self, image, step, paper, radius=None):
+    def observe(self, image, step, paper, radii=None):
         """The `Observation` of `image` (H, W) float32 in [0, 1] blurred at `step`, or None without data
         consistency: `image` area-averaged to 1/`reduction` of its size and divided by its background level,
         with the network input's decision `paper`, so that both are on one scale (paper ~1, or a natural image
-        divided by twice its mean); the disc radius in pixels of that scale, from `radius` in full-size pixels
-        (default: the preprocessor's `radius` of the image)."""
+        divided by twice its mean); the blur model's disc radii in pixels of that scale, from `radii` in
+        full-size pixels (default: the preprocessor's `blur_radii` of the image)."""
         if self.consistency is None:
             return None
         shape = working_shape(image.shape, self.consistency.reduction)
         small = resize(image, shape, "box")
         level = background_level(small, self.preprocessor.fit_for(shape), paper)
-        radius = self.preprocessor.radius(image, step) if radius is None else radius
-        return Observation((small / level).astype(np.float32), radius / self.preprocessor.full_scale(shape))
+        radii = self.preprocessor.blur_radii(image, step) if radii is None else radii
+        scale = self.preprocessor.full_scale(shape)
+        return Observation((small / level).astype(np.float32), tuple(radius / scale for radius in radii))
 
     def finish(self, result, shape):
         """The final image (H, W) = `shape`, float32 in [0, 1], of a network `Result`.
@@ -152,7 +145,7 @@ class Postprocessor:
         if self.consistency is not None:
             if result.observation is None:
                 raise ValueError("data consistency needs a result prepared with its observation")
-            observed, radius = result.observation
-            output = make_consistent(observed, resize(output, observed.shape, "bicubic"), radius, self.consistency)
+            observed, radii = result.observation
+            output = make_consistent(observed, resize(output, observed.shape, "bicubic"), radii, self.consistency)
         output = output / max(1.0, float(np.quantile(output, 0.999)))
         return np.clip(resize(output, shape, "bicubic"), 0.0, 1.0)

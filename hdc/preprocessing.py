@@ -266,9 +266,10 @@ class Preprocessor:
         data consistency (`hdc.postprocessing`); default `hdc.physics.NOMINAL_RADIUS`.
     radius_source : "nominal" (the step's entry of `radii`) or "estimated" (each image's own radius,
         see `radius`).
-    wiener_ranges : None for a Wiener channel by one disc (the image's `radius`), or (low, high) per step
-        0..19 in full-size pixels: the channel is then `spread_wiener_deconvolve` over 9 radii evenly spaced
-        in the step's range (our training draws, `hdc.physics.RADIUS_RANGE`).
+    wiener_ranges : None for a blur model of one disc (the image's `radius`), or (low, high) per step
+        0..19 in full-size pixels: the Wiener channel is then `spread_wiener_deconvolve` over 9 radii evenly
+        spaced in the step's range (our training draws, `hdc.physics.RADIUS_RANGE`), and the data consistency
+        uses the same radii (`blur_radii`).
     background_samples, background_discard, seed : see `BackgroundFit`.
     """
 
@@ -327,13 +328,21 @@ class Preprocessor:
         low, high = RADIUS_RANGE[step]
         return float(np.clip(found, low, high))
 
-    def inputs(self, image, step, shape=None, radius=None):
+    def blur_radii(self, image, step):
+        """The disc radii (tuple, full-size pixels) of the blur model for `image` at `step`, shared by the
+        Wiener channel and the data consistency: 9 evenly spaced over the step's `wiener_ranges`, or the one
+        `radius`."""
+        if self.wiener_ranges is not None:
+            return tuple(np.linspace(*self.wiener_ranges[step], 9))
+        return (self.radius(image, step),)
+
+    def inputs(self, image, step, shape=None, radii=None):
         """Network input for `image` (H, W) float32 in [0, 1] blurred at `step` (0..19).
 
         shape : working-scale (h, w) to produce; default `working_shape(image.shape, scale)`.
             The image's own scale is image.shape / shape, so a reduced-resolution image
             (the synthetic generator's) gets the same input as a full-size one.
-        radius : the Wiener channel's disc radius in full-size pixels; default `self.radius(image, step)`.
+        radii : the blur model's disc radii in full-size pixels; default `blur_radii(image, step)`.
 
         Returns
         -------
@@ -345,21 +354,17 @@ class Preprocessor:
         stack = median_stack(flat, self.median_widths)
         if self.wiener_balance is None:
             return stack, paper
-        if self.wiener_ranges is not None:
-            return np.concatenate([stack, self.spread_wiener_channel(flat, step)[..., None]], axis=-1), paper
-        radius = self.radius(image, step) if radius is None else radius
-        return np.concatenate([stack, self.wiener_channel(flat, radius)[..., None]], axis=-1), paper
+        radii = self.blur_radii(image, step) if radii is None else radii
+        return np.concatenate([stack, self.wiener_channel(flat, radii)[..., None]], axis=-1), paper
 
-    def wiener_channel(self, flat, radius):
+    def wiener_channel(self, flat, radii):
         """The Wiener channel (h, w) float32 in [-1.5, 1] of a flattened working-scale image (h, w): its
-        deconvolution by a disc of `radius` full-size pixels, brought to this scale."""
-        return np.clip(wiener_deconvolve(flat, radius / self.full_scale(flat.shape), self.wiener_balance), -1.5, 1.0)
-
-    def spread_wiener_channel(self, flat, step):
-        """The Wiener channel (h, w) float32 in [-1.5, 1] of a flattened working-scale image (h, w) for the
-        step's whole range of radii (`wiener_ranges`, brought to this scale)."""
-        low, high = np.divide(self.wiener_ranges[step], self.full_scale(flat.shape))
-        return np.clip(spread_wiener_deconvolve(flat, np.linspace(low, high, 9), self.wiener_balance), -1.5, 1.0)
+        deconvolution by a disc of one of `radii` (full-size pixels, brought to this scale): scikit-image's
+        filter for one radius, `spread_wiener_deconvolve` for several."""
+        scaled = np.divide(radii, self.full_scale(flat.shape))
+        if len(scaled) == 1:
+            return np.clip(wiener_deconvolve(flat, scaled[0], self.wiener_balance), -1.5, 1.0)
+        return np.clip(spread_wiener_deconvolve(flat, scaled, self.wiener_balance), -1.5, 1.0)
 
     def full_scale(self, shape):
         """Downscale factor from a full-size camera image (`hdc.physics.CAMERA_SHAPE`, where the

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from hdc.physics import convolve_fft, defocus_psf
-from hdc.postprocessing import Consistency, Postprocessor, make_consistent, transfer_function
+from hdc.postprocessing import Consistency, Postprocessor, make_consistent
+from hdc.preprocessing import spread_transfers
 
 
 def scene(shape=(120, 160), seed=0):
@@ -23,10 +24,22 @@ def psnr(image, reference):
 
 
 def test_the_transfer_function_keeps_the_mean_and_is_real_for_a_centred_disc():
-    blur = transfer_function(6.0, (64, 80))
+    blur, power = spread_transfers((6.0,), (64, 80))
     assert blur.shape == (64, 41)
     assert blur[0, 0] == pytest.approx(1.0)
     assert np.abs(blur.imag).max() < 1e-9
+    np.testing.assert_allclose(power, np.abs(blur) ** 2)
+
+
+def test_a_wrong_radius_rings_and_the_spread_model_does_not():
+    """The blur is 0.8 x the assumed radius: one disc's correction of a flat prior amplifies the frequencies
+    beside its zero rings; the correction over the range 0.75-1.1 x stays closer to the sharp image."""
+    sharp = scene()
+    observed = convolve_fft(sharp, defocus_psf(0.8 * 8.0))
+    flat = np.full_like(sharp, sharp.mean())
+    one = make_consistent(observed, flat, 8.0, Consistency(0.003, 0.0))
+    spread = make_consistent(observed, flat, np.linspace(6.0, 8.8, 9), Consistency(0.003, 0.0))
+    assert psnr(spread, sharp) > psnr(one, sharp) + 1
 
 
 def test_the_true_image_is_a_fixed_point():
