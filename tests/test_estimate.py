@@ -71,3 +71,14 @@ def test_the_radius_ceiling_of_overlapping_draws():
     assert radius_ceiling(8) == (pytest.approx(0.69, abs=0.02), 1.0)
     exact, within = radius_ceiling(19)
     assert exact < within < 0.5
+
+
+def test_candidates_stay_within_the_band_limit_bounds():
+    """A small blur leaves signal to high frequencies: the radius found respects radius x band limit <= 3."""
+    from hdc.estimate import PLAUSIBLE, radial_log_spectrum, signal_band
+
+    image = blurred_texture(4.0)
+    frequencies, values = radial_log_spectrum(image)
+    limit = frequencies[signal_band(frequencies, values)].max()
+    radius, _ = estimate_radius(image)
+    assert PLAUSIBLE[0] <= radius * limit <= PLAUSIBLE[1] and radius < 20
