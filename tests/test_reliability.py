@@ -151,16 +151,20 @@ def edit_manifest(folder, change):
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
-# Signals: main.py as a subprocess on a folder of inputs, stopped at several moments.
+# Signals: main.py as a subprocess on a folder of inputs, stopped at several moments. Enough inputs that the
+# run is still going some seconds after its first PNGs, even when the test process is slowed by other load.
+MANY = 24
+MANY_SHAPE = (584, 944)
+
 
 @pytest.fixture(scope="module")
 def many_inputs(tmp_path_factory):
     from hdc.io import write_tiff16
 
     folder = tmp_path_factory.mktemp("many")
-    for index in range(12):
+    for index in range(MANY):
         write_tiff16(folder / f"focusStep_5_timesR_size_30_sample_{index + 1:04d}.tif",
-                     text_like_image((438, 708), seed=index))
+                     text_like_image(MANY_SHAPE, seed=index))
     return folder
 
 
@@ -184,7 +188,7 @@ def assert_complete(out):
     for path in out.glob("*.png"):
         with Image.open(path) as image:
             image.load()
-            assert image.size == (708, 438)
+            assert image.size == MANY_SHAPE[::-1]
 
 
 @pytest.mark.parametrize("signal_number, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -197,8 +201,8 @@ def test_an_interrupt_is_one_line_and_leaves_only_complete_pngs(tmp_path, many_i
     _, err = process.communicate(timeout=120)
     written = len(list(out.glob("*.png")))
     assert process.returncode == code, err
-    assert err.splitlines() == [f"interrupted: {written} of 12 written"]
-    assert 2 <= written < 12
+    assert err.splitlines() == [f"interrupted: {written} of {MANY} written"]
+    assert 2 <= written < MANY
     assert_complete(out)
 
 
@@ -217,7 +221,7 @@ def test_a_killed_run_is_completed_by_the_next_one(tmp_path, many_inputs, random
     rerun = start_main(many_inputs, out, random_weights)
     stdout, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0 and err == "", err
-    assert len(list(out.glob("*.png"))) == 12
+    assert len(list(out.glob("*.png"))) == MANY
     assert_complete(out)
 
 
