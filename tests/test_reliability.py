@@ -168,10 +168,16 @@ def many_inputs(tmp_path_factory):
     return folder
 
 
+def default_interrupt():
+    """Ctrl-C's default disposition for the child: a shell without job control starts background jobs (a CI
+    runner's, say) with SIGINT ignored, and Python then never turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_main(inputs, out, weights):
     return subprocess.Popen([sys.executable, str(ROOT / "main.py"), str(inputs), str(out), "5", "--quiet",
                              "--weights", str(weights)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=default_interrupt)
 
 
 def wait_for_pngs(out, count, process, limit=120):
