@@ -61,14 +61,6 @@ def scaled(image, scale, shift=(0.0, 0.0)):
                                     / scale, order=1, mode="constant")
 
 
-def convolved(image, kernel):
-    """`image` (H, W) convolved with `kernel` (n, n), zero-padded, same size."""
-    shape = [a + b for a, b in zip(image.shape, kernel.shape)]
-    full = fft.irfft2(fft.rfft2(image, shape) * fft.rfft2(kernel, shape), shape)
-    top, left = kernel.shape[0] // 2, kernel.shape[1] // 2
-    return full[top:top + image.shape[0], left:left + image.shape[1]]
-
-
 def align(sharp, blurred, radius, scales):
     """(scale, shift, correlation) that best maps the ink map `sharp` onto `blurred` once blurred by a disc of
     `radius` pixels, over `scales`."""
@@ -78,7 +70,7 @@ def align(sharp, blurred, radius, scales):
     inner = (slice(30, -30), slice(30, -30))
     best = None
     for scale in scales:
-        model = convolved(scaled(sharp, scale), disc)
+        model = physics.convolve_fft(scaled(sharp, scale), disc)
         shift = phase_cross_correlation(blurred, model, upsample_factor=8, normalization=None)[0]
         moved = ndimage.shift(model, shift, order=1)
         correlation = float(np.corrcoef(moved[inner].ravel(), blurred[inner].ravel())[0, 1])
@@ -129,9 +121,9 @@ def disc_fit(kernel):
     radius = min(errors, key=errors.get)
     rings, profile = radial_profile(normalized)
     rim = profile[(rings > 0.8 * radius) & (rings <= radius)].mean() / profile[rings < 0.5 * radius].mean()
-    inside = normalized[np.hypot(*np.indices(kernel.shape) - size // 2) <= radius].sum()
-    outside = normalized[(np.hypot(*np.indices(kernel.shape) - size // 2) > 1.1 * radius)
-                         & (np.hypot(*np.indices(kernel.shape) - size // 2) <= 1.6 * radius)].sum()
+    distance = np.hypot(*(np.indices(kernel.shape) - size // 2))
+    inside = normalized[distance <= radius].sum()
+    outside = normalized[(distance > 1.1 * radius) & (distance <= 1.6 * radius)].sum()
     return float(radius), total, float(rim), float(outside / inside)
 
 

@@ -97,24 +97,28 @@ def estimate_radius(image, scales=SCALES, plausible=PLAUSIBLE):
         whose power stands above the noise floor (`signal_band`). A disc of radius r leaves signal up to
         about 0.5-3.3 / r; candidates outside the bounds are skipped unless none is left, which removes the
         spurious large radii that a sharp capture's spectrum can match (None: all candidates)."""
+    spectrum = radial_log_spectrum(image)  # at full resolution: for the bounds and for reduction 1
     if plausible is not None:
-        frequencies, values = radial_log_spectrum(image)
+        frequencies, values = spectrum
         band = signal_band(frequencies, values)
         limit = float(frequencies[band].max()) if band.any() else float(frequencies[-1])
         low, high = plausible[0] / limit, plausible[1] / limit
         kept = [(reduction, radii[(radii >= low) & (radii <= high)]) for reduction, radii in scales]
         if any(radii.size for _, radii in kept):
             scales = [(reduction, radii) for reduction, radii in kept if radii.size]
-    return max((radius_at_scale(image, reduction, candidates) for reduction, candidates in scales),
-               key=lambda found: found[1])
+    return max((radius_at_scale(image, reduction, candidates, spectrum if reduction == 1 else None)
+                for reduction, candidates in scales), key=lambda found: found[1])
 
 
-def radius_at_scale(image, reduction, candidates):
-    """(radius, correlation) of the best of `candidates` (full-size pixels) on `image` at 1/`reduction`."""
+def radius_at_scale(image, reduction, candidates, spectrum=None):
+    """(radius, correlation) of the best of `candidates` (full-size pixels) on `image` at 1/`reduction`;
+    `spectrum` is the image's `radial_log_spectrum` at that scale when already computed."""
     from hdc.preprocessing import resize, working_shape
 
-    small = image if reduction == 1 else resize(image, working_shape(image.shape, reduction), "box")
-    frequencies, values = radial_log_spectrum(small)
+    if spectrum is None:
+        small = image if reduction == 1 else resize(image, working_shape(image.shape, reduction), "box")
+        spectrum = radial_log_spectrum(small)
+    frequencies, values = spectrum
     band = signal_band(frequencies, values)
     if band.sum() < 8:
         band = frequencies <= 0.5

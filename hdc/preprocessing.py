@@ -207,18 +207,11 @@ def median_stack(image, widths=DEFAULT_MEDIAN_WIDTHS):
 
 
 def wiener_deconvolve(image, radius, balance):
-    """Wiener deconvolution of `image` (H, W) by a round disc of `radius` pixels; (H, W) float32.
-
-    scikit-image's `restoration.wiener` (Laplacian regularization weighted by
-    `balance`), on the image symmetrically padded by the PSF's size so that the
-    borders do not wrap around. Not clipped: ringing beyond the input's range is kept.
-    """
-    from skimage.restoration import wiener  # imported late: scikit-image's import costs 0.6 s
-
-    psf = defocus_psf(radius)
-    pad = psf.shape[0]
-    padded = np.pad(np.asarray(image, np.float64), pad, mode="symmetric")
-    return wiener(padded, psf, balance, clip=False)[pad:-pad, pad:-pad].astype(np.float32)
+    """Wiener deconvolution of `image` (H, W) by a round disc of `radius` pixels; (H, W) float32, not clipped
+    (ringing beyond the input's range is kept): `spread_wiener_deconvolve` for that one radius, which is
+    scikit-image's `restoration.wiener` with its Laplacian regularization weighted by `balance` (equal to it
+    on our inputs: tested), on the image symmetrically padded by the PSF's size."""
+    return spread_wiener_deconvolve(image, (radius,), balance)
 
 
 @functools.lru_cache(maxsize=40)
@@ -238,7 +231,7 @@ def spread_transfers(radii, shape):
 
 def spread_wiener_deconvolve(image, radii, balance):
     """Wiener deconvolution of `image` (H, W) for a disc whose radius is one of `radii` (pixels), unknown:
-    conj(E[K]) Y / (E[|K|²] + balance |Δ|²), with Δ the discrete Laplacian as in `wiener_deconvolve`. It is the
+    conj(E[K]) Y / (E[|K|²] + balance |Δ|²), with Δ the discrete Laplacian. It is the
     least-squares linear filter over the radii; unlike one disc's filter it has no near-zero denominator at a
     disc's zero rings, which a wrong radius turns into a grid of ringing (docs/results, the natural images).
     On the image symmetrically padded by the largest PSF; (H, W) float32, not clipped."""
@@ -359,11 +352,9 @@ class Preprocessor:
 
     def wiener_channel(self, flat, radii):
         """The Wiener channel (h, w) float32 in [-1.5, 1] of a flattened working-scale image (h, w): its
-        deconvolution by a disc of one of `radii` (full-size pixels, brought to this scale): scikit-image's
-        filter for one radius, `spread_wiener_deconvolve` for several."""
+        deconvolution by a disc of one of `radii` (full-size pixels, brought to this scale;
+        `spread_wiener_deconvolve`)."""
         scaled = np.divide(radii, self.full_scale(flat.shape))
-        if len(scaled) == 1:
-            return np.clip(wiener_deconvolve(flat, scaled[0], self.wiener_balance), -1.5, 1.0)
         return np.clip(spread_wiener_deconvolve(flat, scaled, self.wiener_balance), -1.5, 1.0)
 
     def full_scale(self, shape):

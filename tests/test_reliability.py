@@ -151,10 +151,9 @@ def edit_manifest(folder, change):
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
-# Signals: main.py as a subprocess on a folder of inputs, stopped at several moments. Enough inputs that the
-# run is still going some seconds after its first PNGs, even when the test process is slowed by other load.
-MANY = 24
-MANY_SHAPE = (584, 944)
+# Signals: main.py as a subprocess on a folder of inputs, stopped at several moments.
+MANY = 12
+MANY_SHAPE = (438, 708)
 
 
 @pytest.fixture(scope="module")
