@@ -167,16 +167,17 @@ def many_inputs(tmp_path_factory):
     return folder
 
 
-def default_interrupt():
-    """Ctrl-C's default disposition for the child: a shell without job control starts background jobs (a CI
-    runner's, say) with SIGINT ignored, and Python then never turns it into KeyboardInterrupt."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# main.py with Ctrl-C's default behaviour: a shell without job control starts background jobs (a CI runner's,
+# say) with SIGINT ignored, and Python then never turns it into KeyboardInterrupt. Set in the child itself
+# (no preexec_fn: the test process has threads).
+WITH_INTERRUPT = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                  "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
 
 
 def start_main(inputs, out, weights):
-    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), str(inputs), str(out), "5", "--quiet",
-                             "--weights", str(weights)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=default_interrupt)
+    return subprocess.Popen([sys.executable, "-c", WITH_INTERRUPT, str(ROOT / "main.py"), str(inputs), str(out), "5",
+                             "--quiet", "--weights", str(weights)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def wait_for_pngs(out, count, process, limit=120):
