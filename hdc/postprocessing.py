@@ -28,6 +28,21 @@ On text the network's estimate already agrees with the data and little
 changes; on a photograph the data restores the tones the network got wrong.
 The weight and input share per step are tuned (`evaluation.consistency`) and
 kept in the weights manifest.
+
+The discrepancy principle (Morozov's) chooses the weight per image instead
+(`tolerance`). The prior is the network's output alone, mapped onto the
+observation's scale by the gain and offset that best fit its blurred version
+to the input (`y ≈ gain k * n + offset`: the camera's ink is grey and glare
+lifts it, the network's is black). When that prior already explains the
+input to within `tolerance` times the input's noise level (`noise_level`),
+it is kept as it is: the network's output is returned unchanged, as on most
+text. Otherwise the weight is the one at which the solution's residual
+||k * x - y|| equals that level: the output moves toward the data just as far
+as the data demand, and is mapped back to the network's scale. On text at the
+mild steps and on photographs, whose details at the input's resolution the
+network (at 1:7) cannot draw, the input restores them. The noise level, the
+kernel's radii and the observation's gain are measured per image; only
+`tolerance` is tuned.
 """
 
 import dataclasses
@@ -56,28 +71,49 @@ class Result(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class Consistency:
-    """How strongly the prior is trusted (`weight` > 0), how much of the prior is the blurred input itself
-    (`input_share` in [0, 1]) and the resolution of the correction (1/`reduction` of the input's)."""
+    """How the data consistency weighs the prior: a fixed `weight` > 0 with `input_share` in [0, 1] of the
+    prior being the blurred input itself, or a `tolerance` > 0 (the discrepancy principle: the weight of each
+    image is chosen so that its residual is `tolerance` times its noise level; the prior is the network's
+    output alone). `reduction`: the correction runs at 1/`reduction` of the input's resolution."""
 
-    weight: float
-    input_share: float
+    weight: float = None
+    input_share: float = 0.0
     reduction: int = 2
+    tolerance: float = None
 
     def __post_init__(self):
-        if not (np.isfinite(self.weight) and self.weight > 0):
+        if (self.weight is None) == (self.tolerance is None):
+            raise ValueError("consistency needs either a weight or a tolerance, not both")
+        if self.weight is not None and not (np.isfinite(self.weight) and self.weight > 0):
             raise ValueError(f"consistency weight must be positive, got {self.weight}")
+        if self.tolerance is not None and not (np.isfinite(self.tolerance) and self.tolerance > 0):
+            raise ValueError(f"consistency tolerance must be positive, got {self.tolerance}")
         if not 0.0 <= self.input_share <= 1.0:
             raise ValueError(f"consistency input_share must be in [0, 1], got {self.input_share}")
+        if self.tolerance is not None and self.input_share != 0.0:
+            raise ValueError("consistency with a tolerance keeps the network's output as its prior: input_share "
+                             f"must be 0, got {self.input_share}")
         if int(self.reduction) != self.reduction or self.reduction < 1:
             raise ValueError(f"consistency reduction must be a positive integer, got {self.reduction}")
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        return {key: value for key, value in dataclasses.asdict(self).items() if value is not None}
 
     @classmethod
     def from_dict(cls, entry):
-        """From a manifest entry {"weight", "input_share", optional "reduction"}; ValueError if invalid."""
+        """From a manifest entry ({"weight", "input_share"} or {"tolerance"}, optional "reduction");
+        ValueError if invalid."""
         return dataclass_from_dict(cls, entry, "consistency")
+
+
+def noise_level(image):
+    """The standard deviation of white noise in `image` (h, w): the median absolute value of its finest
+    diagonal Haar wavelet coefficients / 0.6745 (Donoho's estimate; edges are few among the coefficients, so
+    they hardly move the median)."""
+    rows, columns = (size // 2 * 2 for size in image.shape)
+    image = np.asarray(image[:rows, :columns], np.float64)
+    diagonal = (image[0::2, 0::2] - image[0::2, 1::2] - image[1::2, 0::2] + image[1::2, 1::2]) / 2
+    return float(np.median(np.abs(diagonal)) / 0.6745)
 
 
 def make_consistent(observed, estimate, radii, consistency):
@@ -88,19 +124,86 @@ def make_consistent(observed, estimate, radii, consistency):
     radii : the blur's disc radius in pixels of this scale, or several when it is one of them, unknown: the
         solution then minimizes the expected data misfit over them, X = (conj(E[K]) Y + λ P) / (E|K|² + λ)
         (`hdc.preprocessing.spread_transfers`), which is the formula above for one radius.
+    consistency : a `Consistency`: its fixed weight, or its tolerance (`discrepancy_solution`).
 
     Both are mirrored by the PSF's reach before the FFT, so the borders do not wrap around.
     """
     radii = tuple(float(radius) for radius in np.atleast_1d(radii))
     observed = np.asarray(observed, np.float64)
-    prior = (1.0 - consistency.input_share) * np.asarray(estimate, np.float64) + consistency.input_share * observed
+    estimate = np.asarray(estimate, np.float64)
     pad = int(np.ceil(max(radii) * 1.25)) + 8
-    observed = np.pad(observed, pad, mode="symmetric")
-    prior = np.pad(prior, pad, mode="symmetric")
-    mean, power = spread_transfers(radii, observed.shape)
-    solution = ((np.conj(mean) * np.fft.rfft2(observed) + consistency.weight * np.fft.rfft2(prior))
-                / (power + consistency.weight))
-    return np.fft.irfft2(solution, s=observed.shape)[pad:-pad, pad:-pad].astype(np.float32)
+    padded_shape = (observed.shape[0] + 2 * pad, observed.shape[1] + 2 * pad)
+    mean, power = spread_transfers(radii, padded_shape)
+    observed_spectrum = np.fft.rfft2(np.pad(observed, pad, mode="symmetric"))
+    if consistency.tolerance is not None:
+        solution = discrepancy_solution(observed_spectrum, np.fft.rfft2(np.pad(estimate, pad, mode="symmetric")),
+                                        mean, power, consistency.tolerance * noise_level(observed), padded_shape)
+        if solution is None:
+            return estimate.astype(np.float32)
+    else:
+        prior = (1.0 - consistency.input_share) * estimate + consistency.input_share * observed
+        prior_spectrum = np.fft.rfft2(np.pad(prior, pad, mode="symmetric"))
+        solution = ((np.conj(mean) * observed_spectrum + consistency.weight * prior_spectrum)
+                    / (power + consistency.weight))
+    return np.fft.irfft2(solution, s=padded_shape)[pad:-pad, pad:-pad].astype(np.float32)
+
+
+# The discrepancy principle's search: weights from 1e-4 (the data decide wherever the blur left any signal) to
+# 1e4 (the prior), bisected in log space to a factor of 1.1.
+WEIGHT_BOUNDS = (1e-4, 1e4)
+# The lowest gain of the prior on the observation's scale: a network output that barely correlates with its
+# input (gain near 0 or below) is not magnified by more than 1 / MINIMUM_GAIN when mapped back.
+MINIMUM_GAIN = 0.1
+
+
+def discrepancy_solution(observed, estimate, mean, power, level, shape):
+    """The spectrum (rfft2 of `shape`) of the discrepancy principle's solution, on the estimate's scale, or
+    None when the estimate already explains the observation (keep it as it is).
+
+    observed, estimate : rfft2 spectra of the padded observation and network output.
+    mean, power : E[K] and E[|K|²] of the blur model on the same grid.
+    level : the root-mean-square residual to reach (tolerance × noise level).
+
+    The prior is gain · estimate + offset, fitted so that its blurred version best matches the observation.
+    For a weight λ, X = (conj(E[K]) Y + λ P) / (E|K|² + λ) and the residual spectrum is
+    E[K] X - Y = ((|E[K]|² - E|K|²) Y + λ (E[K] P - Y)) / (E|K|² + λ), whose mean square (Parseval) grows
+    with λ; λ is bisected until it equals level², and the solution is mapped back by (X - offset) / gain.
+    """
+    count = shape[0] * shape[1]
+    weights = np.full(observed.shape, 2.0)  # rfft2 holds each column but the first (and an even last) once
+    weights[:, 0] = 1.0
+    if shape[1] % 2 == 0:
+        weights[:, -1] = 1.0
+    blurred = mean * estimate
+    # Least-squares gain and offset of the blurred estimate onto the observation, in the Fourier domain: the
+    # DC terms carry the means, the rest the covariances.
+    centred = weights.copy()
+    centred[0, 0] = 0.0
+    gain = float(np.sum(centred * np.real(np.conj(blurred) * observed)) / max(np.sum(centred * np.abs(blurred) ** 2),
+                                                                              1e-12))
+    gain = max(gain, MINIMUM_GAIN)
+    offset = float(np.real(observed[0, 0] - gain * blurred[0, 0])) / count
+    prior = gain * estimate
+    prior[0, 0] += offset * count
+    data_part = (np.abs(mean) ** 2 - power) * observed
+    prior_part = mean * prior - observed
+
+    def mean_square(weight):
+        residual = (data_part + weight * prior_part) / (power + weight)
+        return float(np.sum(weights * np.abs(residual) ** 2)) / count ** 2
+
+    target = level ** 2
+    if float(np.sum(weights * np.abs(prior_part) ** 2)) / count ** 2 <= target:
+        return None
+    low, high = np.log(WEIGHT_BOUNDS[0]), np.log(WEIGHT_BOUNDS[1])
+    if mean_square(WEIGHT_BOUNDS[0]) < target:
+        while high - low > np.log(1.1):
+            middle = (low + high) / 2
+            low, high = (middle, high) if mean_square(np.exp(middle)) < target else (low, middle)
+    weight = np.exp(low)
+    solution = (np.conj(mean) * observed + weight * prior) / (power + weight)
+    solution[0, 0] -= offset * count
+    return solution / gain
 
 
 class Postprocessor:

@@ -183,12 +183,17 @@ def write_manifest(folder, specs, steps, consistency=None):
 
 
 def write_consistency(folder, table):
-    """Set the data consistency of the steps in `table` ({step: `hdc.postprocessing.Consistency`}) in the
-    manifest in `folder`, keeping the rest of the manifest (and the other steps' consistency)."""
+    """Set the data consistency of the steps in `table` ({step: `hdc.postprocessing.Consistency`, or None for
+    the network's output alone}) in the manifest in `folder`, keeping the rest of the manifest (and the other
+    steps' consistency)."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     merged = manifest.get("consistency", {})
-    merged.update({str(step): value.to_dict() for step, value in table.items()})
+    for step, value in table.items():
+        if value is None:
+            merged.pop(str(step), None)
+        else:
+            merged[str(step)] = value.to_dict()
     manifest["consistency"] = dict(sorted(merged.items(), key=lambda item: int(item[0])))
     (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hdc.physics import convolve_fft, defocus_psf
-from hdc.postprocessing import Consistency, Postprocessor, make_consistent
+from hdc.postprocessing import Consistency, Postprocessor, make_consistent, noise_level
 from hdc.preprocessing import spread_transfers
 
 
@@ -21,6 +21,12 @@ def scene(shape=(120, 160), seed=0):
 
 def psnr(image, reference):
     return 10 * np.log10(1 / np.mean((image[20:-20, 20:-20] - reference[20:-20, 20:-20]) ** 2))
+
+
+def matched_psnr(image, reference):
+    """PSNR after the least-squares gain and offset of `image` onto `reference` (the sanity check's)."""
+    gain, offset = np.polyfit(image.ravel(), reference.ravel(), 1)
+    return psnr(gain * image + offset, reference)
 
 
 def test_the_transfer_function_keeps_the_mean_and_is_real_for_a_centred_disc():
@@ -58,6 +64,54 @@ def test_the_data_corrects_a_wrong_estimate():
     assert result.dtype == np.float32 and result.shape == sharp.shape
 
 
+def test_the_noise_level_is_measured_on_a_picture_with_edges():
+    sharp = np.where(scene() > 0.55, 0.9, 0.3)  # sharp edges, which the estimate must not take for noise
+    noisy = sharp + np.random.default_rng(3).normal(0.0, 0.02, sharp.shape)
+    assert noise_level(noisy) == pytest.approx(0.02, rel=0.15)
+    assert noise_level(scene()) < 0.002  # a smooth picture has next to no diagonal detail
+
+
+def observed_through_the_camera(sharp, radius, gain=0.6, offset=0.35, noise=0.01, seed=4):
+    """`sharp` blurred by a disc, with grey ink (gain and offset) and white noise, as the camera sees it."""
+    blurred = convolve_fft(sharp, defocus_psf(radius))
+    return gain * blurred + offset + np.random.default_rng(seed).normal(0.0, noise, sharp.shape)
+
+
+def test_the_discrepancy_principle_keeps_an_estimate_that_explains_the_data():
+    """The true image explains the observation up to its gain, offset and noise: it is returned unchanged."""
+    sharp = scene()
+    observed = observed_through_the_camera(sharp, 6.0)
+    result = make_consistent(observed, sharp, 6.0, Consistency(tolerance=1.5))
+    np.testing.assert_array_equal(result, sharp.astype(np.float32))
+
+
+def test_the_discrepancy_principle_corrects_a_wrong_estimate_as_far_as_the_data_demand():
+    """A binarized guess does not explain the data: it is moved toward them until its residual is the
+    tolerance times the noise level, and stays on the estimate's scale (not the observation's)."""
+    from hdc.postprocessing import discrepancy_solution
+    from hdc.preprocessing import spread_transfers
+
+    sharp = scene()
+    observed = observed_through_the_camera(sharp, 6.0)
+    wrong = np.where(sharp > 0.55, 1.0, 0.0)
+    results = {tolerance: make_consistent(observed, wrong, 6.0, Consistency(tolerance=tolerance))
+               for tolerance in (1.2, 3.0)}
+    assert matched_psnr(results[1.2], sharp) > matched_psnr(wrong, sharp) + 1
+    assert matched_psnr(results[1.2], sharp) > matched_psnr(results[3.0], sharp)  # closer to the data
+    np.testing.assert_array_equal(results[3.0], wrong.astype(np.float32))  # within 3 noise levels: kept
+    # the residual of the chosen weight is the tolerance times the noise level (computed on the same grid)
+    mean, power = spread_transfers((6.0,), observed.shape)
+    for tolerance in (1.2, 1.5):
+        level = tolerance * noise_level(observed)
+        solution = discrepancy_solution(np.fft.rfft2(observed), np.fft.rfft2(wrong), mean, power, level,
+                                        observed.shape)
+        estimate = np.fft.irfft2(solution, s=observed.shape)
+        blurred = np.fft.irfft2(mean * np.fft.rfft2(estimate), s=observed.shape)
+        gain, offset = np.polyfit(blurred.ravel(), observed.ravel(), 1)
+        residual = np.sqrt(np.mean((gain * blurred + offset - observed) ** 2))
+        assert residual == pytest.approx(level, rel=0.15)
+
+
 def test_a_heavy_weight_keeps_the_prior():
     sharp = scene()
     observed = convolve_fft(sharp, defocus_psf(4.0))
@@ -68,7 +122,9 @@ def test_a_heavy_weight_keeps_the_prior():
 
 @pytest.mark.parametrize("values", [dict(weight=0.0, input_share=0.5), dict(weight=0.1, input_share=1.5),
                                     dict(weight=float("nan"), input_share=0.5),
-                                    dict(weight=0.1, input_share=0.5, reduction=0)])
+                                    dict(weight=0.1, input_share=0.5, reduction=0), dict(),
+                                    dict(weight=0.1, tolerance=2.0), dict(tolerance=0.0),
+                                    dict(tolerance=2.0, input_share=0.5)])
 def test_invalid_settings(values):
     with pytest.raises(ValueError):
         Consistency(**values)
@@ -84,6 +140,10 @@ def test_the_manifest_table_is_read_merged_and_checked(tmp_path, random_weights)
     write_consistency(folder, {4: Consistency(0.3, 0.5)})
     assert consistency_for(folder, 3) == Consistency(0.03, 0.5)
     assert consistency_for(folder, 4) == Consistency(0.3, 0.5)
+    write_consistency(folder, {3: Consistency(tolerance=2.0), 4: None})  # None: the network alone
+    assert consistency_for(folder, 3) == Consistency(tolerance=2.0) and consistency_for(folder, 4) is None
+    assert json.loads((folder / "manifest.json").read_text())["consistency"] == {
+        "3": {"input_share": 0.0, "reduction": 2, "tolerance": 2.0}}
     assert model_spec(folder, 4).name == "tiny"  # the rest of the manifest is kept
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["consistency"]["5"] = {"weight": -1, "input_share": 0.5}
@@ -119,15 +179,18 @@ def test_inference_with_consistency(tmp_path, random_weights):
 def test_choose_prefers_ocr_among_settings_that_pass_the_sanity_check():
     from evaluation.consistency import choose
 
-    candidates = [{"ocr": 90, "psnr": 20.0}, {"ocr": 80, "psnr": 22.5}, {"ocr": 85, "psnr": 22.2}]
+    candidates = [{"tolerance": None, "ocr": 90, "psnr": 20.0}, {"tolerance": 1.5, "ocr": 80, "psnr": 22.5},
+                  {"tolerance": 3.0, "ocr": 85, "psnr": 22.2}]
     assert choose(candidates, input_psnr=22.0, margin=0.1) == (candidates[2], "ocr")
     assert choose(candidates, input_psnr=23.0, margin=0.1) == (candidates[1], "none passed")
     # a step under the pass mark is not given up: the best OCR that keeps the margin
-    hard = [{"ocr": 55, "psnr": 22.2}, {"ocr": 10, "psnr": 22.9}, {"ocr": 60, "psnr": 22.05}]
+    hard = [{"tolerance": None, "ocr": 20, "psnr": 22.2}, {"tolerance": 1.5, "ocr": 10, "psnr": 22.9}]
     assert choose(hard, input_psnr=22.0, margin=0.1) == (hard[0], "ocr")
-    # only a hopeless one (best OCR under 50) is chosen for the natural images
-    hopeless = [{"ocr": 40, "psnr": 22.2}, {"ocr": 10, "psnr": 22.9}]
-    assert choose(hopeless, input_psnr=22.0, margin=0.1) == (hopeless[1], "out of reach")
+    # ties go to the smaller change: the network alone, then the larger tolerance
+    tied = [{"tolerance": 2.0, "ocr": 90, "psnr": 22.9}, {"tolerance": None, "ocr": 90, "psnr": 22.2},
+            {"tolerance": 3.0, "ocr": 90, "psnr": 22.5}]
+    assert choose(tied, input_psnr=22.0, margin=0.1) == (tied[1], "ocr")
+    assert choose(tied[::2], input_psnr=22.0, margin=0.1) == (tied[2], "ocr")
 
 
 def test_the_tuning_command_writes_the_manifest_and_a_report(tmp_path, random_weights, capsys):
@@ -141,11 +204,12 @@ def test_the_tuning_command_writes_the_manifest_and_a_report(tmp_path, random_we
     folder = tmp_path / "weights"
     shutil.copytree(random_weights, folder)
     assert consistency.main([str(folder), "--text", str(data), "--natural", str(data), "--steps", "2",
-                             "--weights", "0.03,0.3", "--shares", "0.5", "--report", str(tmp_path / "report")]) == 0
+                             "--tolerances", "1.5", "--report", str(tmp_path / "report")]) == 0
     report = json.loads((tmp_path / "report" / "consistency.json").read_text())
-    assert len(report["2"]["candidates"]) == 2 and report["2"]["text_images"] == 2
-    chosen = report["2"]["chosen"]
-    assert consistency_for(folder, 2) == Consistency(chosen["weight"], chosen["input_share"])
+    assert [c["tolerance"] for c in report["2"]["candidates"]] == [None, 1.5] and report["2"]["text_images"] == 2
+    assert report["2"]["network"]["ocr"] == report["2"]["candidates"][0]["ocr"]
+    chosen = report["2"]["chosen"]["tolerance"]
+    assert consistency_for(folder, 2) == (None if chosen is None else Consistency(tolerance=chosen))
     assert "| 2 |" in (tmp_path / "report" / "consistency.md").read_text()
     # choosing again from the report with an impossible margin: the highest PSNR, marked as failed
     assert consistency.main([str(folder), "--reselect", str(tmp_path / "report" / "consistency.json"),
@@ -153,8 +217,8 @@ def test_the_tuning_command_writes_the_manifest_and_a_report(tmp_path, random_we
     again = json.loads((tmp_path / "again" / "consistency.json").read_text())["2"]
     best = max(again["candidates"], key=lambda c: c["psnr"])
     assert not again["passed"] and again["margin"] == 100
-    assert consistency_for(folder, 2) == Consistency(best["weight"], best["input_share"])
-    assert "PSNR (" in (tmp_path / "again" / "consistency.md").read_text()
+    assert consistency_for(folder, 2) == (None if best["tolerance"] is None else Consistency(tolerance=best["tolerance"]))
+    assert "PSNR (none passed)" in (tmp_path / "again" / "consistency.md").read_text()
     assert consistency.main([str(folder), "--text", str(data), "--natural", str(data), "--steps", "3",
                              "--report", str(tmp_path / "report")]) == 2
     assert "step 3" in capsys.readouterr().err

@@ -144,7 +144,8 @@ def test_example_figures_of_text_and_of_a_natural_image(tmp_path, test_set):
     from evaluation import examples
 
     assert run.main([str(test_set), str(tmp_path / "identity"), "--method", "identity", "--steps", "1"]) == 0
-    for options in ([], ["--natural", "camera"]):
+    more = ["--more", str(test_set), str(tmp_path / "identity")]
+    for options in ([], ["--natural", "camera"], ["--natural", "camera,camera"] + more):
         path = tmp_path / f"figure{len(options)}.png"
         assert examples.main([str(test_set), str(tmp_path / "identity"), str(path), "--steps", "1"] + options) == 0
         assert path.stat().st_size > 1000
