@@ -13,7 +13,9 @@ TEST_SET := data/test-seed777
 # The second sanity set: photographs of another source and technical targets (hdc.unseen), never trained on.
 UNSEEN_SET := data/unseen-seed778
 TUNING_SETS := data/tune-seed1001 data/tune-seed1002
-NATURAL_TUNING_SETS := data/tune-natural-seed1003 data/tune-natural-seed1004
+# Natural tuning images: scikit-image's training photographs (1003, 1004) and hdc.unseen.TUNING (1005: a photograph,
+# a phantom, dead leaves), which no network trained on and no sanity set holds.
+NATURAL_TUNING_SETS := data/tune-natural-seed1003 data/tune-natural-seed1004 data/tune-natural-seed1005
 REAL_DIR ?= ../shared/hdc2021-real/full
 
 .PHONY: setup system-packages demo test results benchmark clean
@@ -61,6 +63,8 @@ results: setup
 		--per-font 0 --natural 3 --seed 1003
 	test -d data/tune-natural-seed1004 || $(PY) -m hdc.synthetic data/tune-natural-seed1004 --steps 0-19 \
 		--per-font 0 --natural 10 --seed 1004
+	test -d data/tune-natural-seed1005 || $(PY) -m hdc.synthetic data/tune-natural-seed1005 --steps 0-19 \
+		--per-font 0 --tuning --seed 1005
 	test -f evaluation/wiener_balance.json || $(PY) -m evaluation.baselines tune $(TUNING_SETS)
 	grep -q '"consistency"' weights/manifest.json || $(PY) -m evaluation.consistency weights \
 		--text $(TUNING_SETS) --natural $(NATURAL_TUNING_SETS) --report docs/results

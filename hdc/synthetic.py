@@ -21,7 +21,7 @@ import numpy as np
 
 from hdc import physics, text
 from hdc.cli import steps_argument
-from hdc.unseen import UNSEEN
+from hdc.unseen import TUNING, UNSEEN
 from hdc.validation import STEPS
 
 FONT_IDS = {"Times": "timesR", "Verdana": "verdanaRef"}
@@ -102,10 +102,11 @@ def text_pair(step, kind, rng, primary_font=False, nominal=False, reduction=1, l
 
 
 def natural_image(name):
-    """A bundled scikit-image photograph, or an image of `hdc.unseen`, as gray float32 in [0, 1]."""
+    """A bundled scikit-image photograph, or an image of `hdc.unseen` (a sanity or tuning image), as gray
+    float32 in [0, 1]."""
     from hdc import unseen
 
-    if name in unseen.UNSEEN:
+    if name in unseen.UNSEEN + unseen.TUNING:
         return unseen.unseen_image(name)
     from skimage import data
 
@@ -185,7 +186,7 @@ def write_job(job):
 
     root, layout, seed, step, kind, item = job
     if kind == "natural":
-        index = natural_names(layout, unseen=item in UNSEEN).index(item)
+        index = natural_names(layout, "unseen" if item in UNSEEN else "tuning" if item in TUNING else None).index(item)
         pair = natural_pair(step, item, sample_rng(seed, step, kind, index), augment=layout != "test")
         stem = natural_name(step, item)
     else:
@@ -202,19 +203,22 @@ def write_job(job):
     return stem
 
 
-def natural_names(layout, unseen=False):
-    """The natural images of a layout: the training photographs, the test ones, or `hdc.unseen`'s."""
-    if unseen:
+def natural_names(layout, other=None):
+    """The natural images of a layout: the training photographs, the test ones, or those of `hdc.unseen`
+    (`other`: "unseen", the second sanity set, or "tuning", the data consistency's tuning images)."""
+    if other == "unseen":
         return UNSEEN
+    if other == "tuning":
+        return TUNING
     return NATURAL_TEST if layout == "test" else NATURAL_TRAIN
 
 
-def jobs_for(root, layout, steps, per_font, natural, seed, unseen=False):
+def jobs_for(root, layout, steps, per_font, natural, seed, other=None):
     jobs = []
     for step in steps:
         for kind in ("Times", "Verdana"):
             jobs.extend((root, layout, seed, step, kind, sample) for sample in range(1, per_font + 1))
-        jobs.extend((root, layout, seed, step, "natural", name) for name in natural_names(layout, unseen)[:natural])
+        jobs.extend((root, layout, seed, step, "natural", name) for name in natural_names(layout, other)[:natural])
     return jobs
 
 
@@ -230,13 +234,19 @@ def main(argv=None):
     parser.add_argument("--unseen", action="store_true",
                         help="natural images from hdc.unseen (photographs of another source, technical targets) "
                              "instead of scikit-image's: a sanity set the network never saw")
+    parser.add_argument("--tuning", action="store_true",
+                        help="natural images of hdc.unseen.TUNING (in no training or sanity set), for tuning the "
+                             "data consistency")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     arguments = parser.parse_args(argv)
     if arguments.per_font < 0:
         parser.error(f"--per-font must be >= 0, got {arguments.per_font}")
-    names = natural_names(arguments.layout, arguments.unseen)
+    if arguments.unseen and arguments.tuning:
+        parser.error("choose --unseen or --tuning, not both")
+    other = "unseen" if arguments.unseen else "tuning" if arguments.tuning else None
+    names = natural_names(arguments.layout, other)
     natural = arguments.natural if arguments.natural is not None else (
-        len(names) if arguments.layout == "test" or arguments.unseen else 0)
+        len(names) if arguments.layout == "test" or other else 0)
     if not 0 <= natural <= len(names):
         parser.error(f"--natural must be in 0..{len(names)} for --layout {arguments.layout}, got {natural}")
     try:
@@ -245,7 +255,7 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     jobs = jobs_for(arguments.output, arguments.layout, arguments.steps, arguments.per_font, natural, arguments.seed,
-                    arguments.unseen)
+                    other)
     start = time.perf_counter()
     run_jobs(jobs, arguments.workers)
     seconds = time.perf_counter() - start

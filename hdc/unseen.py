@@ -10,6 +10,11 @@ Training and the first sanity set use scikit-image's bundled photographs (`hdc.s
 
 `unseen_image(name)` gives each as gray float32 in [0, 1]; `hdc.synthetic` passes them through the camera model
 like any natural image (``python -m hdc.synthetic OUT --layout test --unseen``).
+
+`TUNING` are images for tuning the data consistency, in neither the training set nor either sanity set, so
+that the tuning does not see photographs the network learnt: scikit-image's motorcycle (a photograph) and street
+sign, its Shepp-Logan phantom, and two dead-leaves pictures (occluding discs of power-law sizes, the model of
+natural images' statistics that camera sharpness charts use) drawn here (``--tuning``).
 """
 
 import numpy as np
@@ -17,6 +22,7 @@ import numpy as np
 PHOTOGRAPHS = ("photo_hopper", "photo_present", "photo_terrain", "photo_bathymetry", "photo_mri")
 TARGETS = ("target_qr", "target_star", "target_bars", "target_checkers")
 UNSEEN = PHOTOGRAPHS + TARGETS
+TUNING = ("tune_motorcycle", "tune_sign", "tune_phantom", "tune_leaves", "tune_leaves_fine")
 
 
 def sample_data(name):
@@ -89,11 +95,48 @@ def checkers(shape=(600, 960), square=6):
     return np.where((y // square + x // square) % 2, 0.05, 0.95).astype(np.float32)
 
 
+def dead_leaves(shape=(600, 960), smallest=2.0, largest=150.0, discs=6000, seed=0):
+    """A dead-leaves picture (h, w) float32 in [0.05, 0.95]: `discs` discs of uniform random grey, radii drawn
+    with density ∝ r^-3 between `smallest` and `largest` pixels, each painted over the ones before."""
+    rng = np.random.default_rng(seed)
+    image = np.full(shape, 0.5, np.float32)
+    # inverse transform sampling of p(r) ∝ r^-3 on [smallest, largest]
+    uniform = rng.random(discs)
+    radii = 1.0 / np.sqrt(smallest ** -2 - uniform * (smallest ** -2 - largest ** -2))
+    for radius, row, column, grey in zip(radii, rng.uniform(0, shape[0], discs), rng.uniform(0, shape[1], discs),
+                                         rng.uniform(0.05, 0.95, discs)):
+        top, bottom = max(0, int(row - radius)), min(shape[0], int(row + radius) + 1)
+        left, right = max(0, int(column - radius)), min(shape[1], int(column + radius) + 1)
+        y, x = np.ogrid[top:bottom, left:right]
+        inside = (y - row) ** 2 + (x - column) ** 2 <= radius ** 2
+        image[top:bottom, left:right][inside] = grey
+    return image
+
+
+def tuning_image(name):
+    """The image `name` of `TUNING` as gray float32 in [0, 1]."""
+    from skimage import data
+
+    from hdc.io import to_gray_float
+
+    if name == "tune_motorcycle":
+        return to_gray_float(data.stereo_motorcycle()[0])
+    if name == "tune_sign":
+        return to_gray_float(data.text())
+    if name == "tune_phantom":
+        return to_gray_float(data.shepp_logan_phantom())
+    if name == "tune_leaves":
+        return dead_leaves(seed=1)
+    return dead_leaves(smallest=1.0, largest=40.0, discs=30000, seed=2)
+
+
 def unseen_image(name):
-    """The image `name` of `UNSEEN` as gray float32 in [0, 1]; ValueError for another name."""
+    """The image `name` of `UNSEEN` or `TUNING` as gray float32 in [0, 1]; ValueError for another name."""
     if name in PHOTOGRAPHS:
         return np.clip(photograph(name), 0.0, 1.0).astype(np.float32)
+    if name in TUNING:
+        return np.clip(tuning_image(name), 0.0, 1.0).astype(np.float32)
     makers = {"target_qr": qr_code, "target_star": siemens_star, "target_bars": bar_groups, "target_checkers": checkers}
     if name not in makers:
-        raise ValueError(f"unknown unseen image {name!r} (known: {', '.join(UNSEEN)})")
+        raise ValueError(f"unknown unseen image {name!r} (known: {', '.join(UNSEEN + TUNING)})")
     return makers[name]()

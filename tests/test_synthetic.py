@@ -95,6 +95,24 @@ def test_the_unseen_sanity_set(tmp_path):
     assert {group: len(members) for group, members in natural_groups(samples).items()} == {"sanity-photographs": 3}
 
 
+def test_the_tuning_images_are_in_no_other_set(tmp_path):
+    from hdc.dataset import find_samples
+    from hdc.unseen import TUNING, UNSEEN, dead_leaves, unseen_image
+
+    assert not set(TUNING) & set(UNSEEN + synthetic.NATURAL_TRAIN + synthetic.NATURAL_TEST)
+    for name in TUNING:
+        image = unseen_image(name)
+        assert image.dtype == np.float32 and min(image.shape) >= 90 and 0 <= image.min() < image.max() <= 1
+    leaves = dead_leaves((200, 300), discs=3000, seed=5)
+    assert len(np.unique(leaves)) > 100 and np.array_equal(leaves, dead_leaves((200, 300), discs=3000, seed=5))
+    assert synthetic.main([str(tmp_path / "tune"), "--tuning", "--steps", "3", "--per-font", "0", "--natural", "2",
+                           "--workers", "1"]) == 0
+    samples = find_samples(tmp_path / "tune")
+    assert sorted(s.key for s in samples) == sorted(TUNING[:2]) and all(s.kind == "natural" for s in samples)
+    with pytest.raises(SystemExit):
+        synthetic.main([str(tmp_path / "both"), "--tuning", "--unseen"])
+
+
 def test_a_run_on_the_unseen_set_reports_its_sanity_per_kind(tmp_path):
     from evaluation import run
 
