@@ -50,10 +50,13 @@ test: setup
 
 # The published numbers: a synthetic test set (seed never used in training), the Wiener balance tuned on a
 # disjoint set, our network and both baselines over every step, the real captures, the leaderboard. The
-# leaderboard also lists runs/eval/article-recipe-28k when present: the first release (commit d1a2886, the
-# article's recipe without the Wiener channel), made by
-#   git worktree add ../hdc-v1 d1a2886 && $(PY) -m evaluation.run $(TEST_SET) runs/eval/article-recipe-28k \
-#       --weights ../hdc-v1/weights
+# leaderboard keeps every row it ranks in docs/results/runs/<name>/ and also ranks the kept rows of earlier
+# releases there (not re-run here): article-release, the article's network with the Wiener channel and its
+# fixed-weight data consistency (commit f0bb5c7), made by
+#   mkdir -p runs/article-release && git archive f0bb5c7 weights/manifest.json weights/synthetic.weights.h5 \
+#       | tar -x -C runs/article-release && $(PY) -m evaluation.run $(TEST_SET) runs/eval/article-release \
+#       --weights runs/article-release/weights
+KEPT_ROWS := $(filter-out network network-alone wiener identity,$(notdir $(wildcard docs/results/runs/*)))
 results: setup
 	test -d $(TEST_SET) || $(PY) -m hdc.synthetic $(TEST_SET) --steps 0-19 --per-font 20 --seed 777 --layout test
 	test -d data/tune-seed1001 || $(PY) -m hdc.synthetic data/tune-seed1001 --steps 0-19 --per-font 4 --seed 1001
@@ -77,11 +80,14 @@ results: setup
 	done
 	$(PY) -m evaluation.run $(TEST_SET) runs/eval/network-alone --method "$(PY) main.py --quiet --no-consistency"
 	$(PY) -m evaluation.leaderboard runs/eval/network runs/eval/network-alone runs/eval/wiener runs/eval/identity \
-		$(wildcard runs/eval/article-recipe-28k) --output docs/results
+		$(addprefix docs/results/runs/,$(KEPT_ROWS)) --output docs/results
 	$(PY) -m evaluation.examples $(TEST_SET) runs/eval/network docs/results/examples-verdana.png --font Verdana
 	$(PY) -m evaluation.examples $(TEST_SET) runs/eval/network docs/results/examples-times.png --font Times
-	$(PY) -m evaluation.examples $(TEST_SET) runs/eval/network docs/results/examples-natural.png --natural camera \
-		--steps 0,5,10,15
+	$(PY) -m evaluation.examples $(TEST_SET) runs/eval/network docs/results/examples-natural.png \
+		--natural camera,target_qr,target_star --more $(UNSEEN_SET) runs/eval/network-unseen --steps 0,5,10,15
+	mkdir -p docs/results/unseen && for kind in photographs targets; do \
+		cp runs/eval/network-unseen/sanity-$$kind/sanity.md docs/results/unseen/sanity-$$kind.md; \
+		cp runs/eval/network-unseen/sanity-$$kind/sanity.json docs/results/unseen/sanity-$$kind.json; done
 	$(PY) -m evaluation.sweep $(TEST_SET)/steps_5_to_9/CAM02_blurred/focusStep_6_verdanaRef_size_30_sample_0001.tif 6 \
 		docs/results/sweep-step6.png
 

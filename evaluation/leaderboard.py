@@ -4,7 +4,9 @@
 
 Each RUN_DIR is a folder written by ``python -m evaluation.run`` (it holds
 scores/results.json); its per-step, sanity and real-capture tables follow the
-ranking in leaderboard.md. Methods are ranked by the stop step, then the mean
+ranking in leaderboard.md. They are also kept in OUTPUT/runs/<name>/, in the
+same layout, so that a kept folder is itself a RUN_DIR: a leaderboard can be
+made again from measured rows without running their methods again. Methods are ranked by the stop step, then the mean
 score at the stop step, then at the steps below (the official tie-break).
 The published results (evaluation/data/published_results.csv, from the seed
 article's Table 1) were measured on the real test set and only give scores
@@ -83,14 +85,31 @@ def markdown(entries):
     return "\n".join(lines) + "\n"
 
 
+# What a run folder keeps for the leaderboard (relative paths; the sanity folders of a set with several kinds
+# of natural images are named sanity-<kind>).
+RECORD = ("scores/results.json", "scores/results.md", "scores/percentiles.png", "sanity*/sanity.md",
+          "sanity*/sanity.json", "real/real.md")
+
+
 def details(runs):
     """The per-step, sanity and real-capture tables of our runs, as written by evaluation.run and evaluation.real."""
     parts = []
     for run in runs:
-        for name in ("scores/results.md", "sanity/sanity.md", "real/real.md"):
-            if (Path(run) / name).is_file():
-                parts.append((Path(run) / name).read_text())
+        for pattern in ("scores/results.md", "sanity*/sanity.md", "real/real.md"):
+            parts.extend(path.read_text() for path in sorted(Path(run).glob(pattern)))
     return ("\n## Details of our runs\n\n" + "\n".join(parts)) if parts else ""
+
+
+def keep_record(run, folder):
+    """Copy the `RECORD` files of the run folder `run` into `folder` (same layout), unless it is that folder."""
+    run, folder = Path(run), Path(folder)
+    if folder.exists() and folder.resolve() == run.resolve():
+        return
+    for pattern in RECORD:
+        for path in run.glob(pattern):
+            destination = folder / path.relative_to(run)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, destination)
 
 
 def plot(entries, path):
@@ -140,9 +159,7 @@ def main(argv=None):
     (arguments.output / "leaderboard.md").write_text(table)
     plot(entries, arguments.output / "leaderboard.png")
     for run in arguments.runs:
-        figure = run / "scores" / "percentiles.png"
-        if figure.is_file():
-            shutil.copy2(figure, arguments.output / f"{run.name}-percentiles.png")
+        keep_record(run, arguments.output / "runs" / run.name)
     print(table)
     return 0
 

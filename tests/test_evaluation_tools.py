@@ -94,6 +94,12 @@ def test_leaderboard_ranks_ours_with_the_published(tmp_path):
     # the winners first; ours (stop steps 2 and 1) after 09_B, whose score at its stop step 2 is not published
     assert names[0].startswith("15_A") and "09_B" in names[-3]
     assert (tmp_path / "lb" / "leaderboard.png").is_file()
+    # the rows are kept as run folders of their own, from which the same leaderboard is made again
+    kept = tmp_path / "lb" / "runs"
+    assert sorted(p.name for p in kept.iterdir()) == ["bad", "good"]
+    assert leaderboard.main([str(kept / "bad"), str(kept / "good"), "--output", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "leaderboard.md").read_text() == table
+    assert leaderboard.main([str(kept / "good"), "--output", str(tmp_path / "lb")]) == 0  # a kept row, in place
     assert leaderboard.main([str(tmp_path / "missing"), "--output", str(tmp_path / "lb")]) == 2
 
 
