@@ -186,11 +186,13 @@ def test_choose_prefers_ocr_among_settings_that_pass_the_sanity_check():
     # a step under the pass mark is not given up: the best OCR that keeps the margin
     hard = [{"tolerance": None, "ocr": 20, "psnr": 22.2}, {"tolerance": 1.5, "ocr": 10, "psnr": 22.9}]
     assert choose(hard, input_psnr=22.0, margin=0.1) == (hard[0], "ocr")
-    # ties go to the smaller change: the network alone, then the larger tolerance
-    tied = [{"tolerance": 2.0, "ocr": 90, "psnr": 22.9}, {"tolerance": None, "ocr": 90, "psnr": 22.2},
-            {"tolerance": 3.0, "ocr": 90, "psnr": 22.5}]
-    assert choose(tied, input_psnr=22.0, margin=0.1) == (tied[1], "ocr")
-    assert choose(tied[::2], input_psnr=22.0, margin=0.1) == (tied[2], "ocr")
+    # OCR scores within a point of the best are ties, decided by PSNR, then by the smaller change
+    close = [{"tolerance": 2.0, "ocr": 90.0, "psnr": 22.4}, {"tolerance": None, "ocr": 90.8, "psnr": 22.2},
+             {"tolerance": 3.0, "ocr": 89.0, "psnr": 22.9}]
+    assert choose(close, input_psnr=22.0, margin=0.1) == (close[0], "ocr")
+    assert choose(close, input_psnr=22.0, margin=0.1, resolution=0.5) == (close[1], "ocr")
+    equal = [{"tolerance": 2.0, "ocr": 90, "psnr": 22.5}, {"tolerance": None, "ocr": 90, "psnr": 22.5}]
+    assert choose(equal, input_psnr=22.0, margin=0.1) == (equal[1], "ocr")
 
 
 def test_the_tuning_command_writes_the_manifest_and_a_report(tmp_path, random_weights, capsys):
