@@ -106,7 +106,7 @@ def natural_image(name):
     float32 in [0, 1]."""
     from hdc import unseen
 
-    if name in unseen.UNSEEN + unseen.TUNING:
+    if natural_set(name):
         return unseen.unseen_image(name)
     from skimage import data
 
@@ -186,7 +186,7 @@ def write_job(job):
 
     root, layout, seed, step, kind, item = job
     if kind == "natural":
-        index = natural_names(layout, "unseen" if item in UNSEEN else "tuning" if item in TUNING else None).index(item)
+        index = natural_names(layout, natural_set(item)).index(item)
         pair = natural_pair(step, item, sample_rng(seed, step, kind, index), augment=layout != "test")
         stem = natural_name(step, item)
     else:
@@ -201,6 +201,12 @@ def write_job(job):
         for path in texts:
             path.write_text("\n".join(pair.lines))
     return stem
+
+
+def natural_set(name):
+    """Which of `hdc.unseen`'s sets the natural image `name` is in ("unseen" or "tuning"), or None (scikit-image's
+    training and test photographs)."""
+    return "unseen" if name in UNSEEN else "tuning" if name in TUNING else None
 
 
 def natural_names(layout, other=None):
