@@ -210,7 +210,7 @@ def wiener_deconvolve(image, radius, balance):
     """Wiener deconvolution of `image` (H, W) by a round disc of `radius` pixels; (H, W) float32, not clipped
     (ringing beyond the input's range is kept): `spread_wiener_deconvolve` for that one radius, which is
     scikit-image's `restoration.wiener` with its Laplacian regularization weighted by `balance` (equal to it
-    on our inputs: tested), on the image symmetrically padded by the PSF's size."""
+    on our inputs: tested), on the image's mirror extension (`mirror_extension`)."""
     return spread_wiener_deconvolve(image, (radius,), balance)
 
 
@@ -234,15 +234,27 @@ def spread_wiener_deconvolve(image, radii, balance):
     conj(E[K]) Y / (E[|K|²] + balance |Δ|²), with Δ the discrete Laplacian. It is the
     least-squares linear filter over the radii; unlike one disc's filter it has no near-zero denominator at a
     disc's zero rings, which a wrong radius turns into a grid of ringing (docs/results, the natural images).
-    On the image symmetrically padded by the largest PSF; (H, W) float32, not clipped."""
-    pad = defocus_psf(max(radii)).shape[0]
-    padded = np.pad(np.asarray(image, np.float64), pad, mode="symmetric")
-    mean, power = spread_transfers(tuple(float(radius) for radius in radii), padded.shape)
-    rows = np.fft.fftfreq(padded.shape[0])[:, None]
-    columns = np.fft.rfftfreq(padded.shape[1])[None, :]
-    laplacian = 4 - 2 * np.cos(2 * np.pi * rows) - 2 * np.cos(2 * np.pi * columns)
-    restored = np.fft.irfft2(np.conj(mean) * np.fft.rfft2(padded) / (power + balance * laplacian ** 2), padded.shape)
-    return restored[pad:-pad, pad:-pad].astype(np.float32)
+    On the image's `mirror_extension`; (H, W) float32, not clipped."""
+    rows, columns = np.shape(image)
+    extended = mirror_extension(image)
+    mean, power = spread_transfers(tuple(float(radius) for radius in radii), extended.shape)
+    frequencies_y = np.fft.fftfreq(extended.shape[0])[:, None]
+    frequencies_x = np.fft.rfftfreq(extended.shape[1])[None, :]
+    laplacian = 4 - 2 * np.cos(2 * np.pi * frequencies_y) - 2 * np.cos(2 * np.pi * frequencies_x)
+    restored = np.fft.irfft2(np.conj(mean) * np.fft.rfft2(extended) / (power + balance * laplacian ** 2),
+                             extended.shape)
+    return restored[:rows, :columns].astype(np.float32)
+
+
+def mirror_extension(image):
+    """`image` (H, W) and its mirror images side by side: (2H, 2W) float64 whose periodic repetition is continuous
+    (the Fourier filter then has symmetric boundary conditions). Padding each side by the PSF's size leaves a
+    jump where the padded frame wraps around; from a photograph that fills the frame, a near-inverse filter rang
+    from that jump over the whole image, as a grid parallel to its sides (docs/results/examples-natural.png at
+    steps 10 and 15, until this)."""
+    image = np.asarray(image, np.float64)
+    tall = np.concatenate([image, image[::-1]], axis=0)
+    return np.concatenate([tall, tall[:, ::-1]], axis=1)
 
 
 class Preprocessor:
