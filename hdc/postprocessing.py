@@ -18,9 +18,10 @@ solves, at 1/`reduction` resolution (the scorer reads at 1/2),
 
 with y the blurred input divided by its background level, n the network's
 output at the same scale and k the round disc PSF of the step's radius
-(the model's `radii`, by default the nominal ones). In Fourier space, per frequency:
+(the model's `radii`, by default the nominal ones). With mirrored borders the cosine
+transform makes the blur a product, and per frequency:
 
-    X = (conj(K) Y + weight P) / (|K|² + weight).
+    X = (K Y + weight P) / (K² + weight).
 
 Where the blur keeps a frequency (|K|² >> weight) the data decides, as in a
 Wiener filter; where the blur erased it, the prior does, mostly the network.
@@ -49,8 +50,9 @@ import dataclasses
 from typing import NamedTuple
 
 import numpy as np
+from scipy import fft
 
-from hdc.preprocessing import background_level, resize, spread_transfers, working_shape
+from hdc.preprocessing import background_level, cosine_transfers, resize, working_shape
 from hdc.validation import dataclass_from_dict
 
 
@@ -122,30 +124,27 @@ def make_consistent(observed, estimate, radii, consistency):
     observed : (h, w) blurred input divided by its background level (paper ~1).
     estimate : (h, w) the network's output at the same scale and level.
     radii : the blur's disc radius in pixels of this scale, or several when it is one of them, unknown: the
-        solution then minimizes the expected data misfit over them, X = (conj(E[K]) Y + λ P) / (E|K|² + λ)
-        (`hdc.preprocessing.spread_transfers`), which is the formula above for one radius.
+        solution then minimizes the expected data misfit over them, X = (E[K] Y + λ P) / (E[K²] + λ)
+        (`hdc.preprocessing.cosine_transfers`), which is the formula above for one radius.
     consistency : a `Consistency`: its fixed weight, or its tolerance (`discrepancy_solution`).
 
-    Both are mirrored by the PSF's reach before the FFT, so the borders do not wrap around.
+    The blur has mirrored borders, as the Wiener channel's and the generator's: the cosine transform (DCT-II)
+    makes it a product per frequency, so nothing wraps around.
     """
     radii = tuple(float(radius) for radius in np.atleast_1d(radii))
-    observed = np.asarray(observed, np.float64)
-    estimate = np.asarray(estimate, np.float64)
-    pad = int(np.ceil(max(radii) * 1.25)) + 8
-    padded_shape = (observed.shape[0] + 2 * pad, observed.shape[1] + 2 * pad)
-    mean, power = spread_transfers(radii, padded_shape)
-    observed_spectrum = np.fft.rfft2(np.pad(observed, pad, mode="symmetric"))
+    mean, power = cosine_transfers(radii, np.shape(observed))
+    observed_spectrum = fft.dctn(np.asarray(observed, np.float64), norm="ortho")
     if consistency.tolerance is not None:
-        solution = discrepancy_solution(observed_spectrum, np.fft.rfft2(np.pad(estimate, pad, mode="symmetric")),
-                                        mean, power, consistency.tolerance * noise_level(observed), padded_shape)
+        solution = discrepancy_solution(observed_spectrum, fft.dctn(np.asarray(estimate, np.float64), norm="ortho"),
+                                        mean, power, consistency.tolerance * noise_level(observed))
         if solution is None:
-            return estimate.astype(np.float32)
+            return np.asarray(estimate, np.float32)
     else:
-        prior = (1.0 - consistency.input_share) * estimate + consistency.input_share * observed
-        prior_spectrum = np.fft.rfft2(np.pad(prior, pad, mode="symmetric"))
-        solution = ((np.conj(mean) * observed_spectrum + consistency.weight * prior_spectrum)
+        prior = (1.0 - consistency.input_share) * np.asarray(estimate) + consistency.input_share * np.asarray(observed)
+        solution = ((mean * observed_spectrum + consistency.weight * fft.dctn(np.asarray(prior, np.float64),
+                                                                               norm="ortho"))
                     / (power + consistency.weight))
-    return np.fft.irfft2(solution, s=padded_shape)[pad:-pad, pad:-pad].astype(np.float32)
+    return fft.idctn(solution, norm="ortho").astype(np.float32)
 
 
 # The discrepancy principle's search: weights from 0.01 (the Wiener channel's balance: a frequency the blur
@@ -158,44 +157,37 @@ WEIGHT_BOUNDS = (1e-2, 1e4)
 MINIMUM_GAIN = 0.1
 
 
-def discrepancy_solution(observed, estimate, mean, power, level, shape):
-    """The spectrum (rfft2 of `shape`) of the discrepancy principle's solution, on the estimate's scale, or
-    None when the estimate already explains the observation (keep it as it is).
+def discrepancy_solution(observed, estimate, mean, power, level):
+    """The orthonormal DCT-II (h, w) of the discrepancy principle's solution, on the estimate's scale, or None
+    when the estimate already explains the observation (keep it as it is).
 
-    observed, estimate : rfft2 spectra of the padded observation and network output.
-    mean, power : E[K] and E[|K|²] of the blur model on the same grid.
+    observed, estimate : orthonormal DCT-II (h, w) of the observation and the network's output.
+    mean, power : E[K] and E[K²] of the blur model on the same grid (`hdc.preprocessing.cosine_transfers`).
     level : the root-mean-square residual to reach (tolerance × noise level).
 
     The prior is gain · estimate + offset, fitted so that its blurred version best matches the observation.
-    For a weight λ, X = (conj(E[K]) Y + λ P) / (E|K|² + λ) and the residual spectrum is
-    E[K] X - Y = ((|E[K]|² - E|K|²) Y + λ (E[K] P - Y)) / (E|K|² + λ), whose mean square (Parseval) grows
+    For a weight λ, X = (E[K] Y + λ P) / (E[K²] + λ) and the residual is
+    E[K] X - Y = ((E[K]² - E[K²]) Y + λ (E[K] P - Y)) / (E[K²] + λ), whose mean square (Parseval) grows
     with λ; λ is bisected until it equals level², and the solution is mapped back by (X - offset) / gain.
     """
-    count = shape[0] * shape[1]
-    weights = np.full(observed.shape, 2.0)  # rfft2 holds each column but the first (and an even last) once
-    weights[:, 0] = 1.0
-    if shape[1] % 2 == 0:
-        weights[:, -1] = 1.0
+    count = observed.size
     blurred = mean * estimate
-    # Least-squares gain and offset of the blurred estimate onto the observation, in the Fourier domain: the
-    # DC terms carry the means, the rest the covariances.
-    centred = weights.copy()
-    centred[0, 0] = 0.0
-    gain = float(np.sum(centred * np.real(np.conj(blurred) * observed)) / max(np.sum(centred * np.abs(blurred) ** 2),
-                                                                              1e-12))
+    # Least-squares gain and offset of the blurred estimate onto the observation: the first (constant)
+    # coefficients carry the means, times sqrt(count); the others the covariances.
+    gain = float((np.sum(blurred * observed) - blurred[0, 0] * observed[0, 0])
+                 / max(np.sum(blurred ** 2) - blurred[0, 0] ** 2, 1e-12))
     gain = max(gain, MINIMUM_GAIN)
-    offset = float(np.real(observed[0, 0] - gain * blurred[0, 0])) / count
+    offset = float(observed[0, 0] - gain * blurred[0, 0]) / np.sqrt(count)
     prior = gain * estimate
-    prior[0, 0] += offset * count
-    data_part = (np.abs(mean) ** 2 - power) * observed
+    prior[0, 0] += offset * np.sqrt(count)
+    data_part = (mean ** 2 - power) * observed
     prior_part = mean * prior - observed
 
     def mean_square(weight):
-        residual = (data_part + weight * prior_part) / (power + weight)
-        return float(np.sum(weights * np.abs(residual) ** 2)) / count ** 2
+        return float(np.sum(((data_part + weight * prior_part) / (power + weight)) ** 2)) / count
 
     target = level ** 2
-    if float(np.sum(weights * np.abs(prior_part) ** 2)) / count ** 2 <= target:
+    if float(np.sum(prior_part ** 2)) / count <= target:
         return None
     low, high = np.log(WEIGHT_BOUNDS[0]), np.log(WEIGHT_BOUNDS[1])
     if mean_square(WEIGHT_BOUNDS[0]) < target:
@@ -203,8 +195,8 @@ def discrepancy_solution(observed, estimate, mean, power, level, shape):
             middle = (low + high) / 2
             low, high = (middle, high) if mean_square(np.exp(middle)) < target else (low, middle)
     weight = np.exp(low)
-    solution = (np.conj(mean) * observed + weight * prior) / (power + weight)
-    solution[0, 0] -= offset * count
+    solution = (mean * observed + weight * prior) / (power + weight)
+    solution[0, 0] -= offset * np.sqrt(count)
     return solution / gain
 
 

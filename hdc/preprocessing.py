@@ -14,7 +14,7 @@ import functools
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
+from scipy import fft, ndimage
 
 from hdc.physics import CAMERA_SHAPE, NOMINAL_RADIUS, RADIUS_RANGE, defocus_psf
 
@@ -210,51 +210,45 @@ def wiener_deconvolve(image, radius, balance):
     """Wiener deconvolution of `image` (H, W) by a round disc of `radius` pixels; (H, W) float32, not clipped
     (ringing beyond the input's range is kept): `spread_wiener_deconvolve` for that one radius, which is
     scikit-image's `restoration.wiener` with its Laplacian regularization weighted by `balance` (equal to it
-    on our inputs: tested), on the image's mirror extension (`mirror_extension`)."""
+    on our inputs: tested), with mirrored borders."""
     return spread_wiener_deconvolve(image, (radius,), balance)
 
 
 @functools.lru_cache(maxsize=40)
-def spread_transfers(radii, shape):
-    """(E[K], E[|K|²]) over round discs of `radii` pixels (a tuple): the mean transfer function of their PSFs
-    and the mean of its squared modulus, on the rfft2 grid of `shape` (rows, columns), each PSF centred at the
-    origin. Remembered for the last 40 (radii, shape): a run meets one shape and 20 steps."""
+def cosine_transfers(radii, shape):
+    """(E[K], E[K²]) over round discs of `radii` pixels (a tuple), each (h, w) = `shape` float64: the factors
+    by which their convolution with mirrored borders multiplies an image's DCT-II. They are the discs'
+    transfer functions (real: the PSFs are centred and symmetric) at the frequencies (j / 2h, l / 2w), the
+    Fourier grid of the image and its mirror images side by side, whose periodic repetition is continuous.
+    Computed as cosine sums over each PSF's rows and columns. Remembered for the last 40 (radii, shape): a run
+    meets one shape and 20 steps."""
+    rows, columns = shape
     mean, power = 0.0, 0.0
     for radius in radii:
         psf = defocus_psf(radius)
-        padded = np.zeros(shape)
-        padded[:psf.shape[0], :psf.shape[1]] = psf
-        transfer = np.fft.rfft2(np.roll(padded, (-(psf.shape[0] // 2), -(psf.shape[1] // 2)), (0, 1)))
-        mean, power = mean + transfer / len(radii), power + np.abs(transfer) ** 2 / len(radii)
+        offsets = np.arange(psf.shape[0]) - psf.shape[0] // 2
+        down = np.cos(np.pi * np.outer(np.arange(rows), offsets) / rows)
+        across = np.cos(np.pi * np.outer(np.arange(columns), offsets) / columns)
+        transfer = down @ psf.astype(np.float64) @ across.T
+        mean, power = mean + transfer / len(radii), power + transfer ** 2 / len(radii)
     return mean, power
 
 
 def spread_wiener_deconvolve(image, radii, balance):
     """Wiener deconvolution of `image` (H, W) for a disc whose radius is one of `radii` (pixels), unknown:
-    conj(E[K]) Y / (E[|K|²] + balance |Δ|²), with Δ the discrete Laplacian. It is the
-    least-squares linear filter over the radii; unlike one disc's filter it has no near-zero denominator at a
-    disc's zero rings, which a wrong radius turns into a grid of ringing (docs/results, the natural images).
-    On the image's `mirror_extension`; (H, W) float32, not clipped."""
+    E[K] Y / (E[K²] + balance Δ²) per frequency of the cosine transform (`cosine_transfers`), with Δ the
+    discrete Laplacian. It is the least-squares linear filter over the radii; unlike one disc's filter it has
+    no near-zero denominator at a disc's zero rings, which a wrong radius turns into a grid of ringing.
+    The borders are mirrored, so nothing wraps around: padding each side by the PSF's size and using the FFT
+    left a jump where the padded frame wrapped, and from a photograph that fills the frame the near-inverse
+    filter rang from it as a grid parallel to the sides (docs/results/examples-natural.png at steps 10 and 15,
+    before this). (H, W) float32, not clipped."""
     rows, columns = np.shape(image)
-    extended = mirror_extension(image)
-    mean, power = spread_transfers(tuple(float(radius) for radius in radii), extended.shape)
-    frequencies_y = np.fft.fftfreq(extended.shape[0])[:, None]
-    frequencies_x = np.fft.rfftfreq(extended.shape[1])[None, :]
-    laplacian = 4 - 2 * np.cos(2 * np.pi * frequencies_y) - 2 * np.cos(2 * np.pi * frequencies_x)
-    restored = np.fft.irfft2(np.conj(mean) * np.fft.rfft2(extended) / (power + balance * laplacian ** 2),
-                             extended.shape)
-    return restored[:rows, :columns].astype(np.float32)
-
-
-def mirror_extension(image):
-    """`image` (H, W) and its mirror images side by side: (2H, 2W) float64 whose periodic repetition is continuous
-    (the Fourier filter then has symmetric boundary conditions). Padding each side by the PSF's size leaves a
-    jump where the padded frame wraps around; from a photograph that fills the frame, a near-inverse filter rang
-    from that jump over the whole image, as a grid parallel to its sides (docs/results/examples-natural.png at
-    steps 10 and 15, until this)."""
-    image = np.asarray(image, np.float64)
-    tall = np.concatenate([image, image[::-1]], axis=0)
-    return np.concatenate([tall, tall[:, ::-1]], axis=1)
+    mean, power = cosine_transfers(tuple(float(radius) for radius in radii), (rows, columns))
+    laplacian = (4 - 2 * np.cos(np.pi * np.arange(rows) / rows)[:, None]
+                 - 2 * np.cos(np.pi * np.arange(columns) / columns)[None, :])
+    spectrum = fft.dctn(np.asarray(image, np.float64), norm="ortho")
+    return fft.idctn(mean * spectrum / (power + balance * laplacian ** 2), norm="ortho").astype(np.float32)
 
 
 class Preprocessor:

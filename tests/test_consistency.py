@@ -8,7 +8,7 @@ import pytest
 
 from hdc.physics import convolve_fft, defocus_psf
 from hdc.postprocessing import Consistency, Postprocessor, make_consistent, noise_level
-from hdc.preprocessing import spread_transfers
+from hdc.preprocessing import cosine_transfers
 
 
 def scene(shape=(120, 160), seed=0):
@@ -29,12 +29,13 @@ def matched_psnr(image, reference):
     return psnr(gain * image + offset, reference)
 
 
-def test_the_transfer_function_keeps_the_mean_and_is_real_for_a_centred_disc():
-    blur, power = spread_transfers((6.0,), (64, 80))
-    assert blur.shape == (64, 41)
+def test_the_transfer_function_keeps_the_mean_and_its_power_is_its_square_for_one_radius():
+    blur, power = cosine_transfers((6.0,), (64, 80))
+    assert blur.shape == (64, 80)
     assert blur[0, 0] == pytest.approx(1.0)
-    assert np.abs(blur.imag).max() < 1e-9
-    np.testing.assert_allclose(power, np.abs(blur) ** 2)
+    np.testing.assert_allclose(power, blur ** 2)
+    spread, spread_power = cosine_transfers((5.0, 7.0), (64, 80))
+    assert np.all(spread_power >= spread ** 2 - 1e-12)  # E[K²] >= E[K]²: no zero of the mean is a zero of both
 
 
 def test_a_wrong_radius_rings_and_the_spread_model_does_not():
@@ -88,8 +89,9 @@ def test_the_discrepancy_principle_keeps_an_estimate_that_explains_the_data():
 def test_the_discrepancy_principle_corrects_a_wrong_estimate_as_far_as_the_data_demand():
     """A binarized guess does not explain the data: it is moved toward them until its residual is the
     tolerance times the noise level, and stays on the estimate's scale (not the observation's)."""
+    from scipy import fft
+
     from hdc.postprocessing import discrepancy_solution
-    from hdc.preprocessing import spread_transfers
 
     sharp = scene()
     observed = observed_through_the_camera(sharp, 6.0)
@@ -99,17 +101,27 @@ def test_the_discrepancy_principle_corrects_a_wrong_estimate_as_far_as_the_data_
     assert matched_psnr(results[1.2], sharp) > matched_psnr(wrong, sharp) + 1
     assert matched_psnr(results[1.2], sharp) > matched_psnr(results[3.0], sharp)  # closer to the data
     np.testing.assert_array_equal(results[3.0], wrong.astype(np.float32))  # within 3 noise levels: kept
-    # the residual of the chosen weight is the tolerance times the noise level (computed on the same grid)
-    mean, power = spread_transfers((6.0,), observed.shape)
+    # the residual of the chosen weight, blurred with mirrored borders, is the tolerance times the noise level
+    mean, power = cosine_transfers((6.0,), observed.shape)
     for tolerance in (1.2, 1.5):
         level = tolerance * noise_level(observed)
-        solution = discrepancy_solution(np.fft.rfft2(observed), np.fft.rfft2(wrong), mean, power, level,
-                                        observed.shape)
-        estimate = np.fft.irfft2(solution, s=observed.shape)
-        blurred = np.fft.irfft2(mean * np.fft.rfft2(estimate), s=observed.shape)
+        solution = discrepancy_solution(fft.dctn(observed, norm="ortho"), fft.dctn(wrong, norm="ortho"), mean,
+                                        power, level)
+        blurred = convolve_fft(fft.idctn(solution, norm="ortho"), defocus_psf(6.0))
         gain, offset = np.polyfit(blurred.ravel(), observed.ravel(), 1)
         residual = np.sqrt(np.mean((gain * blurred + offset - observed) ** 2))
         assert residual == pytest.approx(level, rel=0.15)
+
+
+def test_the_cosine_transfer_is_the_blur_with_mirrored_borders():
+    """Multiplying an image's DCT-II by `cosine_transfers` is `convolve_fft` (reflected borders), up to the
+    PSF's sampling: the consistency's blur model is the generator's and the Wiener channel's."""
+    from scipy import fft
+
+    sharp = scene()
+    mean, power = cosine_transfers((5.0,), sharp.shape)
+    blurred = fft.idctn(mean * fft.dctn(sharp.astype(np.float64), norm="ortho"), norm="ortho")
+    np.testing.assert_allclose(blurred, convolve_fft(sharp, defocus_psf(5.0)), atol=1e-4)
 
 
 def test_a_heavy_weight_keeps_the_prior():

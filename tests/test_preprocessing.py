@@ -202,14 +202,16 @@ def test_an_estimated_radius_replaces_the_steps_within_its_draws():
 
 
 def test_the_spread_wiener_filter_of_one_radius_is_the_disc_filter():
-    """For one radius it is scikit-image's Wiener filter on the image's mirror extension."""
+    """For one radius it is scikit-image's Wiener filter on the image beside its mirror images (whose periodic
+    repetition is continuous: the mirrored borders of the cosine transform)."""
     from skimage.restoration import wiener
 
-    from hdc.preprocessing import mirror_extension, spread_wiener_deconvolve
+    from hdc.preprocessing import spread_wiener_deconvolve
 
-    blurred = convolve_fft(bars(), defocus_psf(4.0))
-    reference = wiener(mirror_extension(blurred), defocus_psf(4.0), 0.01, clip=False)[:blurred.shape[0],
-                                                                                       :blurred.shape[1]]
+    blurred = convolve_fft(bars(), defocus_psf(4.0)).astype(np.float64)
+    tall = np.concatenate([blurred, blurred[::-1]], axis=0)
+    extension = np.concatenate([tall, tall[:, ::-1]], axis=1)
+    reference = wiener(extension, defocus_psf(4.0), 0.01, clip=False)[:blurred.shape[0], :blurred.shape[1]]
     np.testing.assert_allclose(spread_wiener_deconvolve(blurred, [4.0], 0.01), reference, atol=1e-5)
 
 
@@ -218,14 +220,13 @@ def test_a_picture_that_fills_the_frame_gets_no_grid_from_the_wiener_filter():
     boundary is continuous, so the restored ramp stays within 0.02 of the sharp one away from the sides. The
     former padding by the PSF's size left a jump where the frame wraps around, and the filter rang from it
     over the whole frame (up to 0.5 here, a grid on photographs)."""
-    from hdc.preprocessing import mirror_extension, spread_wiener_deconvolve
+    from hdc.preprocessing import spread_wiener_deconvolve
 
     sharp = np.tile(np.linspace(-1.0, 0.0, 240, dtype=np.float32), (160, 1))
     blurred = convolve_fft(sharp, defocus_psf(9.0))
     restored = spread_wiener_deconvolve(blurred, [9.0], 0.01)
     inner = (slice(30, -30), slice(30, -30))
     assert np.abs(restored - sharp)[inner].max() < 0.02
-    assert mirror_extension(sharp).shape == (320, 480)
 
 
 def test_the_spread_channel_survives_a_wrong_radius():

@@ -27,7 +27,7 @@ INFO_NAME = "cache.json"
 # Version of what a row holds; raised when preprocessing changes, so that an older cache is not reused.
 # 2: natural images scaled by twice their mean (`hdc.preprocessing.background`), not by a border surface.
 # 3: synthetic steps 15-19 drawn over radii that include the real captures' zero rings (`hdc.physics`).
-# 4: the Wiener channel on the image's mirror extension, not its padding (`hdc.preprocessing.mirror_extension`).
+# 4: the Wiener channel with mirrored borders (cosine transform), not padded and wrapped around.
 FORMAT = 4
 
 
