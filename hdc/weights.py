@@ -19,8 +19,8 @@ input channel (`hdc.preprocessing.Preprocessor`); "radii" (optional, 20 values,
 default `hdc.physics.NOMINAL_RADIUS`) are the disc radii per step in full-size
 pixels that this channel and the data consistency assume, the ones the model
 was trained with; "radius_source" (optional) "estimated" replaces the step's
-radius by each image's own estimate within the step's training draws
-(`hdc.preprocessing.Preprocessor.radius`); "wiener_ranges" (optional, 20 pairs
+radius or range by each image's own estimate where it is plausible
+(`hdc.preprocessing.Preprocessor.blur_radii`); "wiener_ranges" (optional, 20 pairs
 of full-size radii) makes the Wiener channel the filter for each step's whole
 range of radii instead of one disc's. "consistency" (optional,
 per step) makes the output agree with the input through the known blur
@@ -200,7 +200,7 @@ def write_consistency(folder, table):
 
 
 def export_model(model, folder, name, scale, median_widths, architecture, wiener_balance=None, radii=NOMINAL_RADIUS,
-                 wiener_ranges=None, steps=STEPS):
+                 wiener_ranges=None, radius_source="nominal", steps=STEPS):
     """Save `model`'s weights as `folder`/<name>.weights.h5 and a manifest serving `steps` with it.
 
     Returns the `ModelSpec` written.
@@ -211,7 +211,7 @@ def export_model(model, folder, name, scale, median_widths, architecture, wiener
     model.save_weights(path)
     spec = ModelSpec(name=name, path=path, sha256=file_sha256(path), scale=float(scale),
                      median_widths=tuple(median_widths), architecture=architecture, wiener_balance=wiener_balance,
-                     radii=tuple(float(radius) for radius in radii),
+                     radii=tuple(float(radius) for radius in radii), radius_source=radius_source,
                      wiener_ranges=None if wiener_ranges is None else tuple(tuple(pair) for pair in wiener_ranges))
     write_manifest(folder, [spec], {step: name for step in steps})
     return spec

@@ -185,18 +185,24 @@ def test_the_wiener_channel_follows_the_preprocessors_radii():
             Preprocessor(radii=wrong)
 
 
-def test_an_estimated_radius_replaces_the_steps_within_its_draws():
-    """radius_source "estimated": the image's own disc (58 full-size px, from a half-size frame) is used at
-    step 8 and, clamped to the step's draws, at step 4; the nominal source keeps the step's table entry."""
+def test_an_estimated_radius_replaces_the_steps_where_it_is_plausible():
+    """radius_source "estimated": the image's own disc (58 full-size px, from a half-size frame) is the blur
+    model at step 8 (one disc, or +-6 % around it with ranges); at step 4 (draws 17-32 px) it is implausible
+    and the step's radius or range stays; the nominal source keeps the step's."""
     from test_estimate import blurred_texture
 
     from hdc.physics import RADIUS_RANGE
 
     image = blurred_texture(29.0, shape=(730, 1180))
     estimated = Preprocessor(wiener_balance=0.01, radius_source="estimated")
-    assert estimated.radius(image, 8) == pytest.approx(58.0, rel=0.05)
-    assert estimated.radius(image, 4) == pytest.approx(RADIUS_RANGE[4][1])
-    assert Preprocessor(wiener_balance=0.01).radius(image, 4) == NOMINAL_RADIUS[4]
+    (found,) = estimated.blur_radii(image, 8)
+    assert found == pytest.approx(58.0, rel=0.05)
+    assert estimated.blur_radii(image, 4) == (NOMINAL_RADIUS[4],)
+    ranged = Preprocessor(wiener_balance=0.01, radius_source="estimated", wiener_ranges=RADIUS_RANGE)
+    spread = ranged.blur_radii(image, 8)
+    assert len(spread) == 9 and spread[0] == pytest.approx(0.94 * found) and spread[-1] == pytest.approx(1.06 * found)
+    assert ranged.blur_radii(image, 4) == tuple(np.linspace(*RADIUS_RANGE[4], 9))
+    assert Preprocessor(wiener_balance=0.01).blur_radii(image, 8) == (NOMINAL_RADIUS[8],)
     with pytest.raises(ValueError, match="radius_source"):
         Preprocessor(radius_source="guess")
 

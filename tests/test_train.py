@@ -42,6 +42,25 @@ def test_a_cache_made_with_other_radii_is_refused(tiny_cache):
     cache.check(TrainingConfig(**TINY).preprocessor(), source)
     with pytest.raises(ValueError, match="other settings"):
         cache.check(config.preprocessor(), source)
+    estimated = TrainingConfig(**{**TINY, "radius_source": "estimated"})
+    with pytest.raises(ValueError, match="other settings"):
+        cache.check(estimated.preprocessor(), source)
+
+
+def test_radius_source_reaches_the_preprocessor_and_the_manifest(tmp_path):
+    from hdc.model import build_model
+    from hdc.train.__main__ import parse_arguments, resolve_config
+    from hdc.weights import export_model, model_spec
+
+    config = resolve_config(parse_arguments([str(tmp_path / "run"), "--radius-source", "estimated",
+                                             "--wiener-ranges", "draws"]))
+    assert config.preprocessor().radius_source == "estimated"
+    with pytest.raises(SystemExit):
+        parse_arguments([str(tmp_path / "run"), "--radius-source", "guess"])
+    export_model(build_model(config.architecture), tmp_path / "weights", "synthetic", config.scale,
+                 config.median_widths, config.architecture, config.wiener_balance, config.radii,
+                 config.wiener_ranges, config.radius_source)
+    assert model_spec(tmp_path / "weights", 17).preprocessor().radius_source == "estimated"
 
 
 def test_a_tiny_model_learns(tmp_path, tiny_cache):

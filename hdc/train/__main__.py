@@ -13,6 +13,7 @@ from pathlib import Path
 from hdc.architecture import KINDS
 from hdc.cli import fail, steps_argument
 from hdc.physics import RADIUS_RANGE
+from hdc.preprocessing import RADIUS_SOURCES
 from hdc.train.config import CONFIG_NAME, RESUMABLE, TrainingConfig
 from hdc.train.release import release, seed_from_release
 
@@ -70,6 +71,10 @@ def parse_arguments(argv):
             parser.add_argument(flag, type=steps_argument, default=None, metavar="0-19")
         elif field.name == "wiener_balance":
             parser.add_argument(flag, type=balance_option, default=None, metavar="BALANCE|none")
+        elif field.name == "radius_source":
+            parser.add_argument(flag, choices=RADIUS_SOURCES, default=None,
+                                help="estimated: the Wiener channel and the data consistency use each capture's own "
+                                     "radius where it is plausible")
         elif field.name == "wiener_ranges":
             parser.add_argument(flag, choices=("draws", "none"), default=None,
                                 help="draws: the Wiener channel covers each step's range of training radii")

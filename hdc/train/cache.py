@@ -70,7 +70,8 @@ class Cache:
         np.lib.format.open_memmap(folder / "meta.npy", "w+", np.int32, (capacity, 3))
         info = {"shape": [rows, columns], "channels": channels, "scale": preprocessor.scale,
                 "median_widths": list(preprocessor.median_widths), "wiener_balance": preprocessor.wiener_balance,
-                "radii": list(preprocessor.radii), "wiener_ranges": ranges_list(preprocessor), "source": source,
+                "radii": list(preprocessor.radii), "wiener_ranges": ranges_list(preprocessor),
+                "radius_source": preprocessor.radius_source, "source": source,
                 "format": FORMAT, "count": 0}
         (folder / INFO_NAME).write_text(json.dumps(info, indent=1))
         return cls(folder)
@@ -79,8 +80,9 @@ class Cache:
         """Raise ValueError unless this cache was built by `preprocessor` from `source`."""
         wanted = {"scale": preprocessor.scale, "median_widths": list(preprocessor.median_widths),
                   "wiener_balance": preprocessor.wiener_balance, "radii": list(preprocessor.radii),
-                  "wiener_ranges": ranges_list(preprocessor), "source": source, "format": FORMAT}
-        found = {key: self.info.get(key) for key in wanted}
+                  "wiener_ranges": ranges_list(preprocessor), "radius_source": preprocessor.radius_source,
+                  "source": source, "format": FORMAT}
+        found = {key: self.info.get(key, "nominal" if key == "radius_source" else None) for key in wanted}
         if found != wanted:
             raise ValueError(f"the cache in {self.folder} was built with other settings: {found}, not {wanted}")
 

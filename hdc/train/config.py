@@ -36,6 +36,8 @@ class TrainingConfig:
     wiener_ranges : None for that one disc per step, or (low, high) radii per step (full-size pixels; the CLI's
         `--wiener-ranges draws` takes our training draws, `hdc.physics.RADIUS_RANGE`): the Wiener channel is
         then the filter for the whole range (`hdc.preprocessing.spread_wiener_deconvolve`).
+    radius_source : "nominal", or "estimated": each capture's own radius where it is plausible, the step's
+        otherwise (`hdc.preprocessing.Preprocessor.blur_radii`), in the cache as at inference.
     architecture : fields of an `hdc.architecture` architecture, with its "kind" ("article" when missing,
         or "unet").
     init_from : a release folder (e.g. weights/) whose weights start the run instead of random ones; its
@@ -75,6 +77,7 @@ class TrainingConfig:
     wiener_balance: float | None = 0.01
     radii: list = dataclasses.field(default_factory=lambda: list(NOMINAL_RADIUS))
     wiener_ranges: list | None = None
+    radius_source: str = "nominal"
     architecture: dict = dataclasses.field(default_factory=dict)
     init_from: str = ""
 
@@ -127,8 +130,8 @@ class TrainingConfig:
         """The `hdc.preprocessing.Preprocessor` that makes this run's network inputs."""
         from hdc.preprocessing import Preprocessor
 
-        return Preprocessor(self.scale, self.median_widths, self.wiener_balance, self.radii,
-                            wiener_ranges=self.wiener_ranges)
+        return Preprocessor(self.scale, self.median_widths, self.wiener_balance, self.radii, self.radius_source,
+                            self.wiener_ranges)
 
     def to_dict(self):
         values = dataclasses.asdict(self)

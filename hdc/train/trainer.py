@@ -126,4 +126,4 @@ class Trainer:
 
         return export_model(self.model, self.run_dir / "weights", name, self.config.scale,
                             self.config.median_widths, self.config.architecture, self.config.wiener_balance,
-                            self.config.radii, self.config.wiener_ranges)
+                            self.config.radii, self.config.wiener_ranges, self.config.radius_source)
