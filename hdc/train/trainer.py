@@ -6,6 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from hdc.train.batches import split_indices, validation_set
+# At import, not at the first checkpoint: a run of hours must not pick up code edited meanwhile (an export that
+# imported hdc.weights lazily met a half-edited package and stopped a run).
+from hdc.weights import export_model, model_spec
 
 
 def distribution_strategy(name):
@@ -50,7 +53,6 @@ class Trainer:
     def warm_start(self, folder):
         """Set the model's weights from the release in `folder` (see `TrainingConfig.init_from`)."""
         from hdc.model import build_model
-        from hdc.weights import model_spec
 
         spec = model_spec(folder, self.config.steps[0])
         wanted = self.config.architecture
@@ -122,8 +124,6 @@ class Trainer:
 
     def export(self, name="synthetic"):
         """Write the current weights and a manifest to RUN_DIR/weights."""
-        from hdc.weights import export_model
-
         return export_model(self.model, self.run_dir / "weights", name, self.config.scale,
                             self.config.median_widths, self.config.architecture, self.config.wiener_balance,
                             self.config.radii, self.config.wiener_ranges, self.config.radius_source)
