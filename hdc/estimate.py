@@ -16,6 +16,7 @@ discs (1-25 px) hide behind the lens softness, so no zero ring shows and the con
 """
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -49,20 +50,25 @@ def radial_log_spectrum(image):
     The image is divided by its mean, centred and Hann-windowed; bins are one frequency step wide.
     """
     image = np.asarray(image, np.float64)
+    window, bins, counts, step = spectrum_grid(image.shape)
     image = image / max(float(image.mean()), 1e-6) - 1.0
-    rows, columns = image.shape
+    power = np.abs(fft.rfft2(image * window, workers=-1)) ** 2
+    sums = np.bincount(bins, weights=power.ravel(), minlength=counts.size)
+    frequencies = np.arange(counts.size) * step
+    usable = frequencies <= 0.5
+    return frequencies[usable][1:], np.log(sums[usable][1:] / np.maximum(counts[usable][1:], 1) + 1e-30)
+
+
+@functools.lru_cache(maxsize=4)
+def spectrum_grid(shape):
+    """What `radial_log_spectrum` needs for every image of `shape` (h, w), made once: the Hann window (h, w),
+    each rfft2 frequency's bin (flattened), the count per bin, and the bin width (cycles per pixel)."""
+    rows, columns = shape
     window = np.outer(np.hanning(rows), np.hanning(columns))
-    power = np.abs(fft.rfft2(image * window)) ** 2
-    fy = fft.fftfreq(rows)[:, None]
-    fx = fft.rfftfreq(columns)[None, :]
-    radius = np.hypot(fy, fx)
     step = 1.0 / min(rows, columns)
-    bins = np.rint(radius / step).astype(int).ravel()
-    counts = np.bincount(bins)
-    sums = np.bincount(bins, weights=power.ravel())
-    usable = np.arange(len(counts)) * step <= 0.5
-    frequencies = (np.arange(len(counts)) * step)[usable]
-    return frequencies[1:], np.log(sums[usable][1:] / np.maximum(counts[usable][1:], 1) + 1e-30)
+    radius = np.hypot(fft.fftfreq(rows)[:, None], fft.rfftfreq(columns)[None, :])
+    bins = np.rint(radius / step).astype(np.intp).ravel()
+    return window, bins, np.bincount(bins), step
 
 
 def disc_log_transfer(radius, frequencies, depth=1e-3):
