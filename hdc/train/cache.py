@@ -82,7 +82,7 @@ class Cache:
                   "wiener_balance": preprocessor.wiener_balance, "radii": list(preprocessor.radii),
                   "wiener_ranges": ranges_list(preprocessor), "radius_source": preprocessor.radius_source,
                   "source": source, "format": FORMAT}
-        found = {key: self.info.get(key, "nominal" if key == "radius_source" else None) for key in wanted}
+        found = {key: self.info.get(key) for key in wanted}
         if found != wanted:
             raise ValueError(f"the cache in {self.folder} was built with other settings: {found}, not {wanted}")
 
