@@ -47,24 +47,38 @@ class Estimate(NamedTuple):
 def radial_log_spectrum(image):
     """The radially averaged log power spectrum of `image` (h, w): (frequencies in cycles per pixel, values).
 
-    The image is divided by its mean, centred and Hann-windowed; bins are one frequency step wide.
+    The image is cropped about its centre to sizes whose FFT is fast (`fast_shape`: at most a few per cent
+    less), divided by its mean, centred and Hann-windowed, in float32; bins are one frequency step wide.
     """
-    image = np.asarray(image, np.float64)
-    window, bins, counts, step = spectrum_grid(image.shape)
+    rows, columns = fast_shape(np.shape(image))
+    top, left = (np.shape(image)[0] - rows) // 2, (np.shape(image)[1] - columns) // 2
+    image = np.asarray(image, np.float32)[top:top + rows, left:left + columns]
+    window, bins, counts, step = spectrum_grid((rows, columns))
     image = image / max(float(image.mean()), 1e-6) - 1.0
-    power = np.abs(fft.rfft2(image * window, workers=-1)) ** 2
+    transform = fft.rfft2(image * window, workers=-1)
+    power = transform.real ** 2 + transform.imag ** 2
     sums = np.bincount(bins, weights=power.ravel(), minlength=counts.size)
     frequencies = np.arange(counts.size) * step
     usable = frequencies <= 0.5
     return frequencies[usable][1:], np.log(sums[usable][1:] / np.maximum(counts[usable][1:], 1) + 1e-30)
 
 
+def fast_shape(shape):
+    """The largest (h, w) within `shape` whose sides are products of 2, 3 and 5 (`scipy.fft.next_fast_len`):
+    a full-size capture's 1460 x 2360 holds the primes 73 and 59, and its FFT on 1458 x 2304 is 2.3x faster."""
+    def fast_below(size):
+        while size > 1 and fft.next_fast_len(size, real=True) != size:
+            size -= 1
+        return size
+    return tuple(fast_below(int(size)) for size in shape)
+
+
 @functools.lru_cache(maxsize=4)
 def spectrum_grid(shape):
-    """What `radial_log_spectrum` needs for every image of `shape` (h, w), made once: the Hann window (h, w),
-    each rfft2 frequency's bin (flattened), the count per bin, and the bin width (cycles per pixel)."""
+    """What `radial_log_spectrum` needs for every image of `shape` (h, w), made once: the Hann window (h, w)
+    float32, each rfft2 frequency's bin (flattened), the count per bin, and the bin width (cycles per pixel)."""
     rows, columns = shape
-    window = np.outer(np.hanning(rows), np.hanning(columns))
+    window = np.outer(np.hanning(rows), np.hanning(columns)).astype(np.float32)
     step = 1.0 / min(rows, columns)
     radius = np.hypot(fft.fftfreq(rows)[:, None], fft.rfftfreq(columns)[None, :])
     bins = np.rint(radius / step).astype(np.intp).ravel()

@@ -268,3 +268,20 @@ def test_the_observation_follows_the_network_input_s_paper_decision():
     as_natural, _ = postprocessor.observe(image, 5, paper=False)
     assert np.median(as_paper) == pytest.approx(1.0, abs=0.05)  # the paper at 1
     assert np.mean(as_natural) == pytest.approx(0.5, abs=0.01)  # twice the mean at 1
+
+
+def test_a_folded_psf_gives_the_same_cosine_sums():
+    """`folded_psf` sums the PSF at offsets (+-a, +-b): the cosine sums over it equal those over the whole PSF,
+    even an asymmetric one, and the spread's transfers are the mean and mean square of each radius's."""
+    from hdc.preprocessing import folded_psf
+
+    psf = np.random.default_rng(3).random((9, 9))
+    offsets = np.arange(9) - 4
+    down, across = (np.cos(np.pi * np.outer(np.arange(size), offsets) / size) for size in (12, 15))
+    folded = folded_psf(psf)
+    assert folded.shape == (5, 5) and folded.sum() == pytest.approx(psf.sum())
+    np.testing.assert_allclose(down[:, 4:] @ folded @ across[:, 4:].T, down @ psf @ across.T, atol=1e-12)
+    single = [cosine_transfers((radius,), (40, 50))[0] for radius in (3.0, 8.0)]
+    mean, power = cosine_transfers((3.0, 8.0), (40, 50))
+    np.testing.assert_allclose(mean, (single[0] + single[1]) / 2, atol=1e-12)
+    np.testing.assert_allclose(power, (single[0] ** 2 + single[1] ** 2) / 2, atol=1e-12)
