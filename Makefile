@@ -56,7 +56,7 @@ test: setup
 #   mkdir -p runs/article-release && git archive f0bb5c7 weights/manifest.json weights/synthetic.weights.h5 \
 #       | tar -x -C runs/article-release && $(PY) -m evaluation.run $(TEST_SET) runs/eval/article-release \
 #       --weights runs/article-release/weights
-KEPT_ROWS := $(filter-out network network-alone wiener identity,$(notdir $(wildcard docs/results/runs/*)))
+KEPT_ROWS := $(filter-out network network-alone auto wiener identity,$(notdir $(wildcard docs/results/runs/*)))
 results: setup
 	test -d $(TEST_SET) || $(PY) -m hdc.synthetic $(TEST_SET) --steps 0-19 --per-font 20 --seed 777 --layout test
 	test -d data/tune-seed1001 || $(PY) -m hdc.synthetic data/tune-seed1001 --steps 0-19 --per-font 4 --seed 1001
@@ -79,7 +79,9 @@ results: setup
 		if [ -d $(REAL_DIR) ]; then $(PY) -m evaluation.real $(REAL_DIR) runs/eval/$$method/real --method $$method; fi; \
 	done
 	$(PY) -m evaluation.run $(TEST_SET) runs/eval/network-alone --method "$(PY) main.py --quiet --no-consistency"
-	$(PY) -m evaluation.leaderboard runs/eval/network runs/eval/network-alone runs/eval/wiener runs/eval/identity \
+	$(PY) -m evaluation.run $(TEST_SET) runs/eval/auto --method auto
+	$(PY) -m evaluation.leaderboard runs/eval/network runs/eval/network-alone runs/eval/auto runs/eval/wiener \
+		runs/eval/identity \
 		$(addprefix docs/results/runs/,$(KEPT_ROWS)) --output docs/results
 	$(PY) -m evaluation.examples $(TEST_SET) runs/eval/network docs/results/examples-verdana.png --font Verdana
 	$(PY) -m evaluation.examples $(TEST_SET) runs/eval/network docs/results/examples-times.png --font Times

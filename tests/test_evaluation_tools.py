@@ -98,9 +98,13 @@ def test_leaderboard_ranks_ours_with_the_published(tmp_path):
     rows = [line for line in table.splitlines() if line.startswith("| ") and line[2].isdigit()]
     names = [row.split("|")[2].strip() for row in rows]
     assert names.index("good") < names.index("bad")
-    # the winners first; ours (stop steps 2 and 1) after 09_B, whose score at its stop step 2 is not published
+    # the winners first; ours (stop steps 2 and 0) after 09_B, whose score at its stop step 2 is not published
     assert names[0].startswith("15_A") and "09_B" in names[-3]
     assert (tmp_path / "lb" / "leaderboard.png").is_file()
+    # ours side by side at every step, in rank order, a step without a score left empty
+    every = table[table.index("### Our runs at every step"):].splitlines()
+    assert every[4].startswith("| good | 2 | 95.0 | 90.0 | 75.0 |  |")
+    assert every[5].startswith("| bad | 0 | 95.0 | 60.0 | 90.0 |  |")
     # the rows are kept as run folders of their own, from which the same leaderboard is made again
     kept = tmp_path / "lb" / "runs"
     assert sorted(p.name for p in kept.iterdir()) == ["bad", "good"]
