@@ -7,7 +7,8 @@ On N full-size (2360 x 1460, 16-bit) synthetic TIFFs, in one run:
 - the inference pipeline of main.py (weights loaded and traced once, warm-up excluded), and its
   ratio to the floor, the figure to drive down;
 - main.py end to end as a command (start-up and weight loading included), seconds per image;
-- each stage alone: read, downscale, background fit, median filters, Wiener channel, data consistency's input,
+- each stage alone: read, downscale, background fit, median filters, radius estimate (weights with
+  radius_source estimated), Wiener channel, data consistency's input,
   model, upscale, finish with data consistency, PNG write;
 - the model in float32 vs mixed_bfloat16 (time and largest output difference), tf.function vs predict;
 - peak memory of main.py over 10 and over 200 images;
@@ -53,6 +54,19 @@ def make_inputs(folder, count, step, seed=4242):
     return files[:count]
 
 
+def blur_model_of_its_own(function, per_image):
+    """`function`, made to forget `hdc.preprocessing.cosine_transfers` before each call when `per_image`: with
+    per-image radii (radius_source estimated) each image of a run pays for its own blur model; with the step's
+    radii they are made once per run."""
+    from hdc.preprocessing import cosine_transfers
+
+    def call(*arguments):
+        if per_image:
+            cosine_transfers.cache_clear()
+        return function(*arguments)
+    return call
+
+
 def peak_memory(input_dir, output_dir, step, weights):
     """Peak resident memory (MiB) of main.py run as a child process."""
     code = ("import resource, sys, main; code = main.main(sys.argv[1:]); "
@@ -78,19 +92,25 @@ def stage_times(files, deblurrer, step, repeats):
     finished = deblurrer.finish(result, image.shape)
     scratch = Path(tempfile.mkdtemp()) / "stage.png"
     preprocessor = deblurrer.preprocessor
+    radii = preprocessor.blur_radii(image, step)
+    estimate, per_image = {}, preprocessor.radius_source == "estimated"
+    if per_image:
+        estimate = {"radius estimate (radius_source estimated)": median_time(
+            lambda: preprocessor.estimated_radius(image, step), repeats)}
     wiener = {} if preprocessor.wiener_balance is None else {"Wiener channel": median_time(
-        lambda: preprocessor.wiener_channel(flat, preprocessor.blur_radii(flat, step)), repeats)}
+        lambda: blur_model_of_its_own(preprocessor.wiener_channel, per_image)(flat, radii), repeats)}
     consistency, finish = {}, {}
     if deblurrer.consistency is not None:
         consistency = {"data consistency's input (downscale, background)": median_time(
-            lambda: deblurrer.postprocessor.observe(image, step, prepared.paper), repeats)}
-        finish = {"finish with data consistency": median_time(lambda: deblurrer.finish(result, image.shape),
-                                                              repeats)}
+            lambda: deblurrer.postprocessor.observe(image, step, prepared.paper, radii), repeats)}
+        finish = {"finish with data consistency": median_time(
+            lambda: blur_model_of_its_own(deblurrer.finish, per_image)(result, image.shape), repeats)}
     return {
         "read TIFF": median_time(lambda: read_image(files[0]), repeats),
         "downscale": median_time(lambda: downscale(image, deblurrer.preprocessor.scale), repeats),
         "background fit": median_time(lambda: flatten_background(small, fit), repeats),
         "median filters": median_time(lambda: median_stack(flat, deblurrer.preprocessor.median_widths), repeats),
+        **estimate,
         **wiener,
         **consistency,
         "model": median_time(lambda: deblurrer.infer(prepared, step), repeats),
