@@ -207,6 +207,23 @@ def test_choose_prefers_ocr_among_settings_that_pass_the_sanity_check():
     assert choose(equal, input_psnr=22.0, margin=0.1) == (equal[1], "ocr")
 
 
+def test_choose_prefers_settings_that_leave_no_natural_image_below_its_input():
+    """The step-4 case of the U-Net's tuning: the network alone has the best mean PSNR but draws one image
+    (a phantom) 1.6 dB below its blurred input; a tolerance keeps every image above its input at about the
+    same mean, and is chosen. Where no candidate keeps the floor, the mean decides as before."""
+    from evaluation.consistency import choose, keeps_floor
+
+    inputs = [24.5, 23.5, 30.0]
+    candidates = [{"tolerance": None, "ocr": 92.4, "psnr": 27.0, "psnr_images": [22.9, 28.0, 30.1]},
+                  {"tolerance": 1.5, "ocr": 92.8, "psnr": 26.9, "psnr_images": [25.1, 25.5, 30.1]},
+                  {"tolerance": 3.0, "ocr": 96.0, "psnr": 26.9, "psnr_images": [22.9, 27.7, 30.1]}]
+    assert keeps_floor(candidates[1]["psnr_images"], inputs) and not keeps_floor(candidates[0]["psnr_images"], inputs)
+    assert choose(candidates, 26.0, 0.3, input_images=inputs) == (candidates[1], "ocr")  # even at 3 points' cost
+    assert choose(candidates, 26.0, 0.3) == (candidates[2], "ocr")  # a report without per-image PSNRs
+    nowhere = [dict(c, psnr_images=[20.0, 20.0, 20.0]) for c in candidates]
+    assert choose(nowhere, 26.0, 0.3, input_images=inputs) == (nowhere[2], "ocr")
+
+
 def test_the_tuning_command_writes_the_manifest_and_a_report(tmp_path, random_weights, capsys):
     from evaluation import consistency
     from hdc import synthetic
