@@ -99,6 +99,22 @@ def test_median_stack_order_and_shape():
     assert list(values) == [1.0, 1.0, 1.0, 1.0, 0.0]
 
 
+@pytest.mark.parametrize("width", [1, 3, 5, 9])
+@pytest.mark.parametrize("budget", [2 ** 22, 500])
+def test_median_filter_is_scipys_with_mirrored_borders(width, budget):
+    """The partial-sort median equals SciPy's median filter (reflect mode) to the bit, also when the rows are
+    taken in blocks (a small `budget`)."""
+    from scipy import ndimage
+
+    from hdc.preprocessing import median_filter
+
+    image = np.random.default_rng(width).random((23, 31)).astype(np.float32)
+    np.testing.assert_array_equal(median_filter(image, width, budget),
+                                  ndimage.median_filter(image, size=width, mode="reflect"))
+    with pytest.raises(ValueError, match="odd"):
+        median_filter(image, 4)
+
+
 def test_preprocessor_output():
     image = text_like_image((1460 // 5, 2360 // 5))
     prepared = Preprocessor(scale=7 / 5)(image, 5)
