@@ -5,7 +5,8 @@
 On N full-size (2360 x 1460, 16-bit) synthetic TIFFs, in one run:
 - the I/O floor: read each TIFF and write a PNG of the same size, nothing in between;
 - the inference pipeline of main.py (weights loaded and traced once, warm-up excluded), and its
-  ratio to the floor, the figure to drive down;
+  ratio to the floor, the figure to drive down; the same with BLAS's own thread count (main.py limits BLAS
+  to one thread while its stages overlap);
 - main.py end to end as a command (start-up and weight loading included), seconds per image;
 - each stage alone: read, downscale, background fit, median filters, radius estimate (weights with
   radius_source estimated), Wiener channel, data consistency's input,
@@ -212,6 +213,8 @@ def run(count, repeats, step, weights=None, output=None, train_batches=20):
         floor = median_time(lambda: deblur_files(files, out, step, lambda image, s: image, progress=False),
                             repeats) / count
         pipeline = median_time(lambda: deblur_files(files, out, step, deblurrer, progress=False), repeats) / count
+        blas_free = median_time(lambda: deblur_files(files, out, step, deblurrer, progress=False, blas_threads=None),
+                                repeats) / count
         sequential = median_time(lambda: [write_png(out / f"{p.stem}.png", deblurrer(read_image(p), step))
                                           for p in files], 1) / count
         command = [sys.executable, str(ROOT / "main.py"), str(files[0].parent), str(out), str(step), "--quiet"]
@@ -221,6 +224,7 @@ def run(count, repeats, step, weights=None, output=None, train_batches=20):
                                  max(1, repeats // 2)) / count
         results["per image (s)"] = {"I/O floor: read TIFF + write PNG": floor,
                                     "main.py pipeline (warm, overlapped)": pipeline,
+                                    "the same, BLAS threads not limited to one": blas_free,
                                     "main.py stages run one after another, PNG write included (warm)": sequential,
                                     "main.py as a command (start-up and loading included)": end_to_end}
         results["ratio pipeline / I/O floor"] = pipeline / floor

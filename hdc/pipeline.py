@@ -11,7 +11,10 @@ previous one run while the network works on the current one:
 
 NumPy, SciPy, Pillow, tifffile and TensorFlow release the GIL in their heavy
 parts, so the threads use all cores. At most two images are read ahead and
-two written behind, so memory stays flat over any number of images.
+two written behind, so memory stays flat over any number of images. Since the
+stages already keep the cores busy, BLAS runs single-threaded during a run
+(`threadpoolctl`): its own threads, waiting on busy cores, made the blur model's
+matrix products 6x slower (185 ms against 31 ms at step 7; docs/benchmark).
 
 An interrupt (Ctrl-C, or SIGTERM through `hdc.cli.stop_on_signals`) cancels what has not started, lets the PNG
 being written finish (so every PNG on disk is complete and no temporary is left) and raises `Interrupted`.
@@ -21,6 +24,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from hdc.io import ImageError, read_image, write_png
@@ -64,7 +68,7 @@ def output_path(input_path, output_dir):
     return Path(output_dir) / (Path(input_path).stem + ".png")
 
 
-def deblur_files(files, output_dir, step, method, progress=True):
+def deblur_files(files, output_dir, step, method, progress=True, blas_threads=1):
     """Deblur each TIFF of `files` into `output_dir`, carrying on past bad files.
 
     Parameters
@@ -75,6 +79,7 @@ def deblur_files(files, output_dir, step, method, progress=True):
     method : callable (image (H, W) float32 in [0, 1], step) -> (H, W) float in [0, 1], or an object
         with the stages prepare / infer / finish (e.g. `hdc.inference.Deblurrer`).
     progress : show a progress bar on stderr.
+    blas_threads : BLAS threads during the run (None: BLAS's own default).
 
     Returns
     -------
@@ -114,6 +119,7 @@ def deblur_files(files, output_dir, step, method, progress=True):
 
     interrupt = None
     with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writer, \
+            threadpool_limits(blas_threads, user_api="blas"), \
             tqdm(total=len(jobs), desc=f"step {step}", unit="image", disable=not progress) as bar:
         reads, writes = deque(), deque()
         try:

@@ -51,6 +51,29 @@ def test_plain_callables_and_bad_files(tmp_path):
         assert np.asarray(image).mean() < 128
 
 
+def test_blas_runs_single_threaded_during_a_run_only(tmp_path):
+    """The stages keep the cores busy; BLAS's own threads would wait on them. One BLAS thread during a run, the
+    default again after it, and BLAS's own count with `blas_threads=None`."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before, seen = blas_threads(), []
+
+    def method(image, step):
+        seen.append(blas_threads())
+        return image
+
+    files = make_inputs(tmp_path / "in", 2)
+    (tmp_path / "out").mkdir()
+    deblur_files(files, tmp_path / "out", 0, method, progress=False)
+    assert seen and all(threads == [1] * len(before) for threads in seen) and blas_threads() == before
+    seen.clear()
+    deblur_files(files, tmp_path / "out", 0, method, progress=False, blas_threads=None)
+    assert all(threads == before for threads in seen)
+
+
 def test_a_write_failure_is_reported_not_raised(tmp_path, monkeypatch):
     import hdc.pipeline
 
