@@ -244,7 +244,8 @@ def test_a_cache_of_an_older_format_is_refused(tmp_path, tiny_cache):
 @pytest.mark.parametrize("options, message", [
     (["--batch", "0"], "error: batch must be a positive integer, got 0"),
     (["--architecture", "unet", "--crop", "100"], "error: crop must be a multiple of 16 for this network, got 100"),
-    (["--wiener-balance", "-1"], "error: wiener_balance must be positive, or null for no Wiener channel; got -1.0")])
+    (["--wiener-balance", "-1"], "error: wiener_balance must be positive, or null for no Wiener channel; got -1.0"),
+    (["--shading", "0.7"], "error: shading must be in [0, 0.5), got 0.7")])
 def test_the_cli_refuses_bad_options_in_one_line_before_tensorflow(tmp_path, options, message):
     import subprocess
     import sys
@@ -274,3 +275,32 @@ def test_wiener_ranges_draws_takes_the_training_draws(tmp_path):
     assert resolve_config(parse_arguments([str(tmp_path / "other")])).preprocessor().wiener_ranges is None
     with pytest.raises(SystemExit):
         parse_arguments([str(tmp_path / "run"), "--radii", "0-19"])
+
+
+def test_shading_lays_a_smooth_field_over_text_inputs_only(tiny_cache):
+    """With `shading` the text crops' flattened paper takes a smooth field (ink stays at -1) and their targets do
+    not change; natural crops are left alone; a batch is still a function of (seed, index) alone; without it the
+    batches are those of a run that never had the option."""
+    from hdc.synthetic import KIND_CODES
+    from hdc.train.batches import crop_batch, shaded, training_batch
+
+    window = np.zeros((20, 30, 6), np.float32)
+    window[5:8, 5:8] = -1.0
+    field = shaded(window, (10, 40), (100, 200), np.random.default_rng(0), 0.05)
+    assert np.allclose(field[5:8, 5:8], -1.0, atol=1e-6) and 0 < np.abs(field[0, 0]).max() < 7 * 0.05
+    assert np.abs(np.diff(field[0, :, 0])).max() < 0.01  # smooth along the paper
+    assert np.allclose(field[..., 0], field[..., 5])  # the same field on every channel
+
+    cache = cache_module.Cache(tiny_cache)
+    rows = np.arange(cache.count)
+    plain = crop_batch(cache, rows, np.random.default_rng(3), 40, 0, flip=False, central_fraction=0.0)
+    shaded_batch = crop_batch(cache, rows, np.random.default_rng(3), 40, 0, flip=False, central_fraction=0.0,
+                              shading=0.05)
+    natural = cache.meta[rows, 1] == KIND_CODES["natural"]
+    assert natural.any() and not natural.all()
+    np.testing.assert_array_equal(plain[2], shaded_batch[2])
+    changed = np.abs(plain[0] - shaded_batch[0]).reshape(len(rows), -1).max(axis=1) > 0
+    assert not changed[natural].any() and changed[~natural].all()
+    config = TrainingConfig(**{**TINY, "shading": 0.05})
+    first, again = (training_batch(cache, rows, config, 4) for _ in range(2))
+    np.testing.assert_array_equal(first[0], again[0])

@@ -34,18 +34,20 @@ def step_probabilities(steps_of_rows, config, seen, kinds_of_rows=None):
     return weights / weights.sum()
 
 
-def crop_batch(cache, rows, rng, crop, border, flip=True, central_fraction=0.4):
+def crop_batch(cache, rows, rng, crop, border, flip=True, central_fraction=0.4, shading=0.0):
     """Random crops of the given cache rows.
 
     Returns
     -------
     inputs (n, crop, crop, channels) float32, steps (n, 1) float32,
     targets (n, crop - 2 border, crop - 2 border, 1) float32 in [0, 1].
-    A `central_fraction` of the crops fall in the central text area, the others anywhere.
+    A `central_fraction` of the crops fall in the central text area, the others anywhere. With `shading`, the
+    inputs of text crops get a random smooth shading of that amplitude (`shaded`); their targets stay as they are.
     """
     rows_count, columns_count = cache.inputs.shape[1:3]
     n = len(rows)
     inputs = np.empty((n, crop, crop, cache.inputs.shape[3]), np.float32)
+    shading_rng = rng.spawn(1)[0] if shading else None  # its own stream: the crops are those drawn without it
     targets = np.empty((n, crop - 2 * border, crop - 2 * border, 1), np.float32)
     for position, row in enumerate(rows):
         if rng.random() < central_fraction:
@@ -57,11 +59,30 @@ def crop_batch(cache, rows, rng, crop, border, flip=True, central_fraction=0.4):
         top, left = min(top, rows_count - crop), min(left, columns_count - crop)
         window = cache.inputs[row, top:top + crop, left:left + crop]
         target = cache.targets[row, top + border:top + crop - border, left + border:left + crop - border]
+        if shading and cache.meta[row, 1] != KIND_CODES["natural"]:
+            window = shaded(window, (top, left), (rows_count, columns_count), shading_rng, shading)
         if flip and rng.random() < 0.5:
             window, target = window[:, ::-1], target[:, ::-1]
         inputs[position] = window
         targets[position, :, :, 0] = target / 255.0
     return inputs, cache.meta[rows, 0:1].astype(np.float32), targets
+
+
+def shaded(window, corner, frame_shape, rng, amplitude):
+    """`window` (h, w, channels), cut from a frame of `frame_shape` at `corner` (top, left), times a random smooth
+    shading of the paper: (window + 1) (1 + field) - 1, so the flattened paper (0) takes the field's value and
+    the ink (-1) stays. The field, in frame coordinates x, y in [-1, 1], is a quadratic surface with six
+    coefficients and a Gaussian bump (width 0.2-0.6, anywhere), each of amplitude up to `amplitude`: what the
+    flattening leaves on real captures (a glare halo, a vignetting the border fit misses). (h, w, channels)
+    float32."""
+    rows, columns = window.shape[:2]
+    y = np.linspace(-1.0, 1.0, frame_shape[0])[corner[0]:corner[0] + rows, None]
+    x = np.linspace(-1.0, 1.0, frame_shape[1])[None, corner[1]:corner[1] + columns]
+    c = rng.uniform(-amplitude, amplitude, 7)
+    centre, width = rng.uniform(-1.0, 1.0, 2), rng.uniform(0.2, 0.6)
+    field = (c[0] + c[1] * x + c[2] * y + c[3] * x * y + c[4] * x * x + c[5] * y * y
+             + c[6] * np.exp(-((x - centre[0]) ** 2 + (y - centre[1]) ** 2) / (2 * width ** 2)))
+    return ((window + 1.0) * (1.0 + field[..., None]) - 1.0).astype(np.float32)
 
 
 def training_batch(cache, train_rows, config, index):
@@ -71,7 +92,7 @@ def training_batch(cache, train_rows, config, index):
                                        cache.meta[train_rows, 1])
     rows = rng.choice(train_rows, size=config.batch, p=probabilities)
     return crop_batch(cache, rows, rng, config.crop, config.architecture.border,
-                      central_fraction=config.central_fraction)
+                      central_fraction=config.central_fraction, shading=config.shading)
 
 
 def validation_set(cache, validation_rows, config):

@@ -12,7 +12,7 @@ from hdc.validation import STEPS, dataclass_from_dict, positive_integer_problems
 CONFIG_NAME = "config.json"
 # Options that --resume may change: the length of the run and its schedule, not its data.
 RESUMABLE = ("samples", "decay_start", "decay_half_life", "checkpoint_minutes", "log_every", "central_fraction",
-             "natural_weight")
+             "natural_weight", "shading")
 
 
 @dataclasses.dataclass
@@ -50,6 +50,10 @@ class TrainingConfig:
     step_weight : how much more often step 19 is drawn than step 0 (linear in between; 1 = uniform).
     natural_weight : how much more often a natural image is drawn than a text image of the same step.
     curriculum : crops over which the highest step drawn ramps from steps[len//2] up to the last step (0 = off).
+    shading : amplitude of a random smooth shading laid over the inputs of text crops, not their targets
+        (`hdc.train.batches.shaded`; 0 = off): the flattening's residual on real captures. With a flattened paper
+        0.02-0.05 above its level the released network drew grey blobs into the frame's corners, read as a
+        fourth line on the real step-15 capture.
 
     The optimization:
     batch : crops per batch.
@@ -86,6 +90,7 @@ class TrainingConfig:
     step_weight: float = 2.0
     natural_weight: float = 1.0
     curriculum: int = 40_000
+    shading: float = 0.0
 
     batch: int = 32
     samples: int = 400_000
@@ -116,6 +121,8 @@ class TrainingConfig:
                             f"got {self.crop}")
         problems += positive_integer_problems(self, ("per_step", "batch", "samples", "validation_crops", "log_every",
                                                      "reduction"))
+        if not 0 <= self.shading < 0.5:
+            problems.append(f"shading must be in [0, 0.5), got {self.shading}")
         for name in ("natural_fraction", "validation_fraction", "central_fraction"):
             if not 0 <= getattr(self, name) < 1:
                 problems.append(f"{name} must be in [0, 1), got {getattr(self, name)}")
