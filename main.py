@@ -3,7 +3,8 @@
 Deblurs every TIFF in INPUT_DIR at blur step STEP (0..19) and writes one
 8-bit grayscale PNG per input, with the same name and size, to OUTPUT_DIR.
 STEP ``auto`` estimates each image's step (`hdc.estimate`), prints it, and
-deblurs each image at its own estimate.
+deblurs each image at its own estimate (one step lower at estimates 1-3, where
+the mild steps cannot be told apart and too much deblurring costs more).
 Exit codes: 0 all written, 1 some inputs failed, 2 bad arguments or weights, 130 interrupted by Ctrl-C,
 143 stopped by SIGTERM (what was written is complete; no temporary file is left). See the README.
 """
@@ -98,9 +99,10 @@ def deblur(arguments, step, files):
 
 
 def estimated_groups(files):
-    """({step: [files]}, [(file name, reason)]): the TIFF `files` grouped by their estimated step, each
-    estimate printed as `name: step N (radius R px, confidence C)`; unreadable files are failures."""
-    from hdc.estimate import estimate_files, estimate_line
+    """({step: [files]}, [(file name, reason)]): the TIFF `files` grouped by the step they are deblurred at,
+    their estimated step (`hdc.estimate.deblurring_step`: one lower at estimates 1-3), each estimate printed as
+    `name: step N (radius R px, confidence C)`; unreadable files are failures."""
+    from hdc.estimate import deblurring_step, estimate_files, estimate_line
 
     estimates, failures = estimate_files(files)
     groups = {}
@@ -108,7 +110,7 @@ def estimated_groups(files):
         value = estimates.get(path.name)
         if value is not None:
             print(estimate_line(path.name, value), flush=True)
-            groups.setdefault(value.step, []).append(path)
+            groups.setdefault(deblurring_step(value.step), []).append(path)
     return groups, failures
 
 

@@ -95,3 +95,10 @@ def test_the_spectrum_is_taken_on_a_fast_crop():
     assert fast_shape((64, 81)) == (64, 81)
     for size in fast_shape((731, 1187)):
         assert fft.next_fast_len(size, real=True) == size
+
+
+def test_auto_deblurs_the_mild_estimates_one_step_lower():
+    from hdc.estimate import deblurring_step
+
+    assert [deblurring_step(step) for step in range(6)] == [0, 0, 1, 2, 4, 5]
+    assert deblurring_step(19) == 19 and deblurring_step(2, lowered=()) == 2
