@@ -10,7 +10,7 @@ nearest on a log scale; the confidence is that correlation (0..1).
 
 Measured (docs/estimation): the real 10x thumbnails give the exact step at every step 4-19 (23 of 23; at 1:10
 the discs of steps 0-3 are under 2 pixels), the five real full-size captures (steps 3, 14, 14, 15, 19) the
-exact step; on our synthetic test set 79.0 % of the text captures are within one step (an exact radius
+exact step; on our synthetic test set 78.8 % of the text captures are within one step (an exact radius
 estimator would reach 89.7 %, as the draws of adjacent steps overlap). Steps 0-4 are the weakest: their
 discs (1-25 px) hide behind the lens softness, so no zero ring shows and the confidence is low.
 """
@@ -47,8 +47,8 @@ class Estimate(NamedTuple):
 def radial_log_spectrum(image):
     """The radially averaged log power spectrum of `image` (h, w): (frequencies in cycles per pixel, values).
 
-    The image is cropped about its centre to sizes whose FFT is fast (`fast_shape`: at most a few per cent
-    less), divided by its mean, centred and Hann-windowed, in float32; bins are one frequency step wide.
+    A large image is cropped about its centre to sizes whose FFT is fast (`fast_shape`: at most a few per cent
+    less); it is divided by its mean, centred and Hann-windowed, in float32; bins are one frequency step wide.
     """
     rows, columns = fast_shape(np.shape(image))
     top, left = (np.shape(image)[0] - rows) // 2, (np.shape(image)[1] - columns) // 2
@@ -63,13 +63,18 @@ def radial_log_spectrum(image):
     return frequencies[usable][1:], np.log(sums[usable][1:] / np.maximum(counts[usable][1:], 1) + 1e-30)
 
 
-def fast_shape(shape):
-    """The largest (h, w) within `shape` whose sides are products of 2, 3 and 5 (`scipy.fft.next_fast_len`):
-    a full-size capture's 1460 x 2360 holds the primes 73 and 59, and its FFT on 1458 x 2304 is 2.3x faster."""
+def fast_shape(shape, smallest=512):
+    """The largest (h, w) within `shape` whose sides are products of 2, 3 and 5 (`scipy.fft.next_fast_len`),
+    for frames whose sides are all at least `smallest` pixels; `shape` itself for smaller ones, whose FFT is
+    cheap and which a crop of a few pixels would cost a measurable share of their spectrum (a 1:10 thumbnail,
+    146 x 236, cropped to 144 x 225, lost its step-16 disc). A full-size capture's 1460 x 2360 holds the primes
+    73 and 59, and its FFT on 1458 x 2304 is 2.3x faster."""
     def fast_below(size):
         while size > 1 and fft.next_fast_len(size, real=True) != size:
             size -= 1
         return size
+    if min(shape) < smallest:
+        return tuple(int(size) for size in shape)
     return tuple(fast_below(int(size)) for size in shape)
 
 
