@@ -13,8 +13,8 @@ NumPy, SciPy, Pillow, tifffile and TensorFlow release the GIL in their heavy
 parts, so the threads use all cores. At most two images are read ahead and
 two written behind, so memory stays flat over any number of images. Since the
 stages already keep the cores busy, BLAS runs single-threaded during a run
-(`threadpoolctl`): its own threads, waiting on busy cores, made the blur model's
-matrix products 6x slower (185 ms against 31 ms at step 7; docs/benchmark).
+(`threadpoolctl`): its own threads, waiting on busy cores, made the whole run
+slower (0.275 s per image against 0.207 s at step 7, docs/benchmark).
 
 An interrupt (Ctrl-C, or SIGTERM through `hdc.cli.stop_on_signals`) cancels what has not started, lets the PNG
 being written finish (so every PNG on disk is complete and no temporary is left) and raises `Interrupted`.
