@@ -57,8 +57,9 @@ def network_results(deblurrer, samples, step, reduction):
     results = []
     for sample in samples:
         image = read_image(sample.blurred)
-        prepared = deblurrer.prepare(image, step)
-        observation = observer.observe(image, step, prepared.paper)
+        radii = deblurrer.preprocessor.blur_radii(image, step)  # estimated once for the input and the observation
+        prepared = deblurrer.prepare(image, step, radii)
+        observation = observer.observe(image, step, prepared.paper, radii)
         result = deblurrer.infer(prepared, step)._replace(observation=observation)
         results.append((result, image.shape))
     return results
@@ -137,7 +138,12 @@ def choose(candidates, input_psnr, margin, resolution=OCR_RESOLUTION, input_imag
 
 def keeps_floor(outputs, inputs):
     """Whether no natural image's output PSNR is below its blurred input's (lists of dB, image by image)."""
-    return all(output >= source for output, source in zip(outputs, inputs, strict=True))
+    return images_below(outputs, inputs) == 0
+
+
+def images_below(outputs, inputs):
+    """How many natural images' output PSNR is below their blurred input's (lists of dB, image by image)."""
+    return sum(output < source for output, source in zip(outputs, inputs, strict=True))
 
 
 def tune_step(weights_dir, step, text_samples, natural_samples, tolerances, reduction=2):
@@ -242,8 +248,7 @@ def below_input(candidate, report):
     inputs = report.get("input_psnr_images")
     if inputs is None:
         return ""
-    count = sum(output < source for output, source in zip(candidate["psnr_images"], inputs))
-    return f"{count} of {len(inputs)}"
+    return f"{images_below(candidate['psnr_images'], inputs)} of {len(inputs)}"
 
 
 def main(argv=None):

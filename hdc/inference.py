@@ -85,11 +85,12 @@ class Deblurrer:
     def _forward(self, image, step):
         return self.model([image, step], training=False)
 
-    def prepare(self, image, step):
+    def prepare(self, image, step, radii=None):
         """A `Prepared` input for `image` at `step`: the working-scale network input (h, w, channels) float32,
         reflect-padded for the network (`network_padding`), whether the image's border was paper, and the
-        `Observation` when the output is made consistent with the input."""
-        radii = self.preprocessor.blur_radii(image, step)
+        `Observation` when the output is made consistent with the input. `radii`: the blur model's radii when
+        already known (default: the preprocessor's `blur_radii` of the image, which may estimate them)."""
+        radii = self.preprocessor.blur_radii(image, step) if radii is None else radii
         network_input, paper = self.preprocessor.inputs(image, step, radii=radii)
         observation = self.postprocessor.observe(image, step, paper, radii)
         padding = network_padding(network_input.shape[:2], self.spec.architecture)

@@ -258,12 +258,11 @@ def folded_psf(psf):
     folded PSF, with a quarter of the products."""
     psf = np.asarray(psf, np.float64)
     centre = psf.shape[0] // 2
-    for axis in (0, 1):
-        psf = np.moveaxis(psf, axis, 0)
-        half = psf[centre:].copy()
-        half[1:] += psf[:centre][::-1]
-        psf = np.moveaxis(half, 0, axis)
-    return psf
+    rows = psf[centre:].copy()
+    rows[1:] += psf[:centre][::-1]
+    folded = rows[:, centre:].copy()
+    folded[:, 1:] += rows[:, :centre][:, ::-1]
+    return folded
 
 
 def spread_wiener_deconvolve(image, radii, balance):
