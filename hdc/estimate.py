@@ -158,6 +158,16 @@ def radius_at_scale(image, reduction, candidates, spectrum=None):
     return float(candidates[best]), max(0.0, scores[best])
 
 
+def radius_within(image, low, high, scales=SCALES, count=60):
+    """(radius, correlation) of the disc within [low, high] (pixels of `image` (H, W) float32) that best explains
+    its spectrum: `count` radii spaced evenly on a log scale over the part of [low, high] that each of `scales`
+    covers, the best over the scales; None where no scale covers any of it. For a capture whose step is known
+    and whose free estimate (`estimate_radius`) lies outside the step's range."""
+    found = [radius_at_scale(image, reduction, np.geomspace(max(low, radii[0]), min(high, radii[-1]), count))
+             for reduction, radii in scales if max(low, radii[0]) < min(high, radii[-1])]
+    return max(found, key=lambda each: each[1]) if found else None
+
+
 def step_for_radius(radius):
     """The step whose nominal disc radius is nearest to `radius` (full-size pixels) on a log scale."""
     return int(np.argmin(np.abs(np.log(np.asarray(NOMINAL_RADIUS)) - np.log(max(radius, 1e-3)))))

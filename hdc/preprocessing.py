@@ -26,6 +26,13 @@ RADIUS_SOURCES = ("nominal", "estimated")
 # channel correlated with the sharp image 0.23 instead of 0.13 at step 19, 0.12 instead of 0.07 at 18.
 ESTIMATE_MARGIN = 1.1
 ESTIMATE_SPREAD = 0.06
+# Where the free estimate falls outside the step's range, the radius is searched within the range
+# (`hdc.estimate.radius_within`) for steps whose range starts at this radius (full-size px) or above: there a
+# disc's zero rings show in the spectrum. Below it lens softness hides them (docs/estimation: steps 0-4 are the
+# estimator's weakest), and a search finds no ring but an edge of the range: on the tuning sets (seeds 1001 and
+# 1002) the 4 such captures of step 4 scored 95.0 with the range and 41.8 with the search; the 14 of steps 17-19
+# 12.9 and 31.1, the one of step 5 90 and 100 (none at steps 6-16).
+RING_VISIBLE_RADIUS = 25.0
 
 
 def working_shape(shape, scale):
@@ -346,15 +353,21 @@ class Preprocessor:
 
     def estimated_radius(self, image, step):
         """The disc radius in full-size pixels of `image` (H, W) float32 in [0, 1] blurred at `step`, found in
-        its own spectrum (`hdc.estimate.estimate_radius`, scaled from the image's pixels to full-size ones), or
-        None where it lies outside the step's range (`wiener_ranges`, else our draws `hdc.physics.RADIUS_RANGE`)
-        widened by `ESTIMATE_MARGIN`: there the estimator failed (a sharp capture's lens softness hides the
-        disc; a faint capture at the far steps)."""
-        from hdc.estimate import estimate_radius
+        its own spectrum (`hdc.estimate.estimate_radius`, scaled from the image's pixels to full-size ones)
+        where it lies within the step's range (`wiener_ranges`, else our draws `hdc.physics.RADIUS_RANGE`)
+        widened by `ESTIMATE_MARGIN`. Outside it the estimator failed (a sharp capture's lens softness hides the
+        disc; a faint capture at the far steps): for a range from `RING_VISIBLE_RADIUS` up, the best radius
+        within the widened range (`hdc.estimate.radius_within`); below, None."""
+        from hdc.estimate import estimate_radius, radius_within
 
-        found = estimate_radius(image)[0] * self.full_scale(image.shape)
-        low, high = self.wiener_ranges[step] if self.wiener_ranges is not None else RADIUS_RANGE[step]
-        return found if low / ESTIMATE_MARGIN <= found <= high * ESTIMATE_MARGIN else None
+        scale = self.full_scale(image.shape)
+        found = estimate_radius(image)[0] * scale
+        step_low, step_high = self.wiener_ranges[step] if self.wiener_ranges is not None else RADIUS_RANGE[step]
+        low, high = step_low / ESTIMATE_MARGIN, step_high * ESTIMATE_MARGIN
+        if low <= found <= high:
+            return found
+        within = radius_within(image, low / scale, high / scale) if step_low >= RING_VISIBLE_RADIUS else None
+        return None if within is None else within[0] * scale
 
     def blur_radii(self, image, step):
         """The disc radii (tuple, full-size pixels) of the blur model for `image` at `step`, shared by the

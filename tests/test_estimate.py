@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from hdc.estimate import estimate, estimate_radius, main, step_for_radius
+from hdc.estimate import estimate, estimate_radius, main, radius_within, step_for_radius
 from hdc.io import write_tiff16
 from hdc.physics import NOMINAL_RADIUS, defocus_psf
 
@@ -27,6 +27,14 @@ def blurred_texture(radius, shape=(480, 720), seed=0):
 def test_the_radius_of_a_disc_blur_is_found(radius):
     found, confidence = estimate_radius(blurred_texture(radius))
     assert found == pytest.approx(radius, rel=0.1) and confidence > 0.5
+
+
+def test_a_search_within_an_interval_finds_the_disc_there_and_stays_inside():
+    image = blurred_texture(61.0)
+    found, confidence = radius_within(image, 45.0, 80.0)
+    assert found == pytest.approx(61.0, rel=0.1) and confidence > 0.5
+    assert 100.0 <= radius_within(image, 100.0, 150.0)[0] <= 150.0
+    assert radius_within(image, 300.0, 400.0) is None  # beyond every scale's candidates
 
 
 def test_each_nominal_radius_maps_to_its_step():

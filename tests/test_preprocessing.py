@@ -203,8 +203,9 @@ def test_the_wiener_channel_follows_the_preprocessors_radii():
 
 def test_an_estimated_radius_replaces_the_steps_where_it_is_plausible():
     """radius_source "estimated": the image's own disc (58 full-size px, from a half-size frame) is the blur
-    model at step 8 (one disc, or +-6 % around it with ranges); at step 4 (draws 17-32 px) it is implausible
-    and the step's radius or range stays; the nominal source keeps the step's."""
+    model at step 8 (one disc, or +-6 % around it with ranges); at step 4 (draws 17-32 px, below the radii
+    whose rings show) it is implausible and the step's radius or range stays; at step 12 (draws 78-95 px) the
+    radius is searched within the step's widened range; the nominal source keeps the step's."""
     from test_estimate import blurred_texture
 
     from hdc.physics import RADIUS_RANGE
@@ -218,6 +219,8 @@ def test_an_estimated_radius_replaces_the_steps_where_it_is_plausible():
     spread = ranged.blur_radii(image, 8)
     assert len(spread) == 9 and spread[0] == pytest.approx(0.94 * found) and spread[-1] == pytest.approx(1.06 * found)
     assert ranged.blur_radii(image, 4) == tuple(np.linspace(*RADIUS_RANGE[4], 9))
+    (searched,) = estimated.blur_radii(image, 12)
+    assert RADIUS_RANGE[12][0] / 1.1 <= searched <= RADIUS_RANGE[12][1] * 1.1
     assert Preprocessor(wiener_balance=0.01).blur_radii(image, 8) == (NOMINAL_RADIUS[8],)
     with pytest.raises(ValueError, match="radius_source"):
         Preprocessor(radius_source="guess")
