@@ -12,7 +12,7 @@ against their sharp captures (`evaluation.sanity.psnr`). The chosen candidate
 of a step is the best OCR score among those whose natural images score above
 the blurred input's PSNR by at least `margin` dB: the method must deconvolve
 photographs, not only draw text (facts §2). Among those, the ones that leave
-no natural image below its own blurred input are preferred where there are
+no natural image below its own blurred input (by more than `FLOOR_SLACK` dB) are preferred where there are
 any (the floor: a mean can hide one image made worse). No step is given up: a step under
 the pass mark on the tuning texts still gets its best OCR that keeps the margin
 (a test set made another way may pass there). OCR scores within a point of the
@@ -44,6 +44,11 @@ ROOT = Path(__file__).resolve().parent.parent  # the repository: default outputs
 # four lines, and the candidates' choice by such a difference flipped between steps and tuning runs (docs/results/
 # consistency.md). Among them the sanity check's quantity, PSNR, decides.
 OCR_RESOLUTION = 1.0
+# The floor (no natural tuning image below its blurred input) counts an image as below only when its PSNR falls
+# short by more than this (dB): hundredths of a dB are a tie, the output is its input there. At step 16 of the
+# shading run's tuning the network alone left one photograph 0.002 dB below its input (20.710 vs 20.712), and
+# the strict floor took a tolerance that cost 9.4 OCR points (67.8 vs 77.2).
+FLOOR_SLACK = 0.05
 # Tolerances tried: the residual allowed, in multiples of the image's noise level (None: the network alone).
 TOLERANCE_GRID = (1.0, 1.5, 2.0, 3.0)
 
@@ -120,8 +125,8 @@ def choose(candidates, input_psnr, margin, resolution=OCR_RESOLUTION, input_imag
 
     `candidates` is a list of dicts with "tolerance", "ocr", "psnr" (the mean over the natural images) and,
     with `input_images` (the blurred inputs' PSNR per image), "psnr_images" (the same per image). The rule is
-    "ocr": among those with PSNR >= input + `margin` (and, where any of them has one, no natural image below its
-    blurred input: the floor), the ones within `resolution` points of the best OCR score (also below the pass
+    "ocr": among those with PSNR >= input + `margin` (and, where any of them has one, no natural image more than
+    `FLOOR_SLACK` dB below its blurred input: the floor), the ones within `resolution` points of the best OCR score (also below the pass
     mark) are tied, and the tie goes to the highest PSNR (then the larger tolerance); or "none passed" (none is
     `margin` above the input: the highest PSNR).
     """
@@ -136,14 +141,16 @@ def choose(candidates, input_psnr, margin, resolution=OCR_RESOLUTION, input_imag
     return max(tied, key=lambda c: (c["psnr"], rank(c))), "ocr"
 
 
-def keeps_floor(outputs, inputs):
-    """Whether no natural image's output PSNR is below its blurred input's (lists of dB, image by image)."""
-    return images_below(outputs, inputs) == 0
+def keeps_floor(outputs, inputs, slack=FLOOR_SLACK):
+    """Whether no natural image's output PSNR is below its blurred input's by more than `slack` dB (lists of
+    dB, image by image)."""
+    return images_below(outputs, inputs, slack) == 0
 
 
-def images_below(outputs, inputs):
-    """How many natural images' output PSNR is below their blurred input's (lists of dB, image by image)."""
-    return sum(output < source for output, source in zip(outputs, inputs, strict=True))
+def images_below(outputs, inputs, slack=FLOOR_SLACK):
+    """How many natural images' output PSNR is below their blurred input's by more than `slack` dB (lists of
+    dB, image by image)."""
+    return sum(output < source - slack for output, source in zip(outputs, inputs, strict=True))
 
 
 def tune_step(weights_dir, step, text_samples, natural_samples, tolerances, reduction=2):
@@ -223,11 +230,12 @@ def report_table(reports, margin):
              "resolution. Inputs of the rule per image: its noise level, the kernel's radii, the gain and "
              "offset; tuned per step: only the tolerance.", "",
              f"Chosen: among the candidates whose natural images' PSNR is at least {margin} dB above the blurred "
-             "input's, and of those the ones that leave no natural image below its own blurred input where there "
-             f"are any (the floor), the highest PSNR of those within {OCR_RESOLUTION:g} point of the best OCR score "
+             f"input's, and of those the ones that leave no natural image more than {FLOOR_SLACK:g} dB below its own "
+             f"blurred input where there are any (the floor), the highest PSNR of those within {OCR_RESOLUTION:g} point of the best OCR score "
              "(also below the pass mark); the highest PSNR where none keeps the margin. Tolerance: the residual "
              "allowed per image, in multiples of its noise level (the discrepancy principle); none: the network's "
-             "output alone. Below input: the natural images whose PSNR is below their blurred input's.", "",
+             f"output alone. Below input: the natural images whose PSNR is more than {FLOOR_SLACK:g} dB below their "
+             "blurred input's.", "",
              "| step | tolerance | chosen by | OCR | OCR network alone | PSNR | PSNR network alone | PSNR input "
              "| below input | below input, network alone |",
              "|---:|---:|:---|---:|---:|---:|---:|---:|---:|---:|"]

@@ -222,6 +222,9 @@ def test_choose_prefers_settings_that_leave_no_natural_image_below_its_input():
     assert choose(candidates, 26.0, 0.3) == (candidates[2], "ocr")  # a report without per-image PSNRs
     nowhere = [dict(c, psnr_images=[20.0, 20.0, 20.0]) for c in candidates]
     assert choose(nowhere, 26.0, 0.3, input_images=inputs) == (nowhere[2], "ocr")
+    tie = [dict(candidates[0], psnr_images=[24.49, 28.0, 30.1]), candidates[1]]  # 0.01 dB short: a tie
+    assert keeps_floor(tie[0]["psnr_images"], inputs) and not keeps_floor(tie[0]["psnr_images"], inputs, slack=0.0)
+    assert choose(tie, 26.0, 0.3, input_images=inputs) == (tie[0], "ocr")
 
 
 def test_the_tuning_command_writes_the_manifest_and_a_report(tmp_path, random_weights, capsys):
