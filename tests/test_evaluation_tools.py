@@ -194,3 +194,20 @@ def test_benchmark_stages_and_precisions_run(tmp_path, random_weights):
     assert "radius estimate (radius_source estimated)" in stages and all(t > 0 for t in stages.values())
     precision = benchmark.precision_comparison(files, spec, 5, repeats=1)
     assert precision["mean output difference, bf16 vs float32 (of 1)"] < 0.05
+
+
+def test_corner_probe_reads_the_darkest_corner_and_runs_on_a_test_set(test_set, random_weights, capsys):
+    from evaluation import corners
+
+    output = np.ones((60, 80), np.float32)
+    output[30, 40] = 0.0  # the middle is not a corner
+    assert corners.corner_minimum(output) == 1.0
+    output[58, 2] = 0.4
+    assert corners.corner_minimum(output) == pytest.approx(0.4)
+    paper_and_ink = np.array([[[0.0, -1.0]]], np.float32)
+    np.testing.assert_allclose(corners.lifted(paper_and_ink, 0.05), [[[0.05, -1.0]]], atol=1e-6)
+    assert corners.main([str(test_set), "--weights", str(random_weights), "--step", "1", "--count", "2"]) == 0
+    table = capsys.readouterr().out
+    assert "| +0.05 |" in table and table.count("| 2 |") == 3
+    assert corners.main([str(test_set), "--weights", str(random_weights), "--step", "7"]) == 2
+    assert "no text captures of step 7" in capsys.readouterr().err
