@@ -12,8 +12,9 @@ against their sharp captures (`evaluation.sanity.psnr`). The chosen candidate
 of a step is the best OCR score among those whose natural images score above
 the blurred input's PSNR by at least `margin` dB: the method must deconvolve
 photographs, not only draw text (facts §2). Among those, the ones that leave
-no natural image below its own blurred input (by more than `FLOOR_SLACK` dB) are preferred where there are
-any (the floor: a mean can hide one image made worse). No step is given up: a step under
+no natural image below its own blurred input (by more than `FLOOR_SLACK` dB)
+are preferred where there are any (the floor: a mean can hide one image made
+worse). No step is given up: a step under
 the pass mark on the tuning texts still gets its best OCR that keeps the margin
 (a test set made another way may pass there). OCR scores within a point of the
 best are ties (24 texts do not resolve less), and ties go to the highest PSNR.
@@ -126,9 +127,9 @@ def choose(candidates, input_psnr, margin, resolution=OCR_RESOLUTION, input_imag
     `candidates` is a list of dicts with "tolerance", "ocr", "psnr" (the mean over the natural images) and,
     with `input_images` (the blurred inputs' PSNR per image), "psnr_images" (the same per image). The rule is
     "ocr": among those with PSNR >= input + `margin` (and, where any of them has one, no natural image more than
-    `FLOOR_SLACK` dB below its blurred input: the floor), the ones within `resolution` points of the best OCR score (also below the pass
-    mark) are tied, and the tie goes to the highest PSNR (then the larger tolerance); or "none passed" (none is
-    `margin` above the input: the highest PSNR).
+    `FLOOR_SLACK` dB below its blurred input: the floor), the ones within `resolution` points of the best OCR
+    score (also below the pass mark) are tied, and the tie goes to the highest PSNR (then the larger tolerance);
+    or "none passed" (none is `margin` above the input: the highest PSNR).
     """
     passing = [c for c in candidates if c["psnr"] >= input_psnr + margin]
     if not passing:
@@ -231,8 +232,8 @@ def report_table(reports, margin):
              "offset; tuned per step: only the tolerance.", "",
              f"Chosen: among the candidates whose natural images' PSNR is at least {margin} dB above the blurred "
              f"input's, and of those the ones that leave no natural image more than {FLOOR_SLACK:g} dB below its own "
-             f"blurred input where there are any (the floor), the highest PSNR of those within {OCR_RESOLUTION:g} point of the best OCR score "
-             "(also below the pass mark); the highest PSNR where none keeps the margin. Tolerance: the residual "
+             f"blurred input where there are any (the floor), the highest PSNR of those within {OCR_RESOLUTION:g} "
+             "point of the best OCR score (also below the pass mark); the highest PSNR where none keeps the margin. Tolerance: the residual "
              "allowed per image, in multiples of its noise level (the discrepancy principle); none: the network's "
              f"output alone. Below input: the natural images whose PSNR is more than {FLOOR_SLACK:g} dB below their "
              "blurred input's.", "",
