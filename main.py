@@ -41,7 +41,7 @@ def parse_arguments(argv):
                         help="the network's output as it is, without the data consistency of the manifest")
     parser.add_argument("--tile", type=int, default=None, metavar="PIXELS",
                         help="run the network in tiles of this many working-scale pixels (bounds the memory on "
-                             "large inputs; the same output)")
+                             "large inputs; the same output up to float rounding)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
