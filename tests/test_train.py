@@ -290,6 +290,13 @@ def test_shading_lays_a_smooth_field_over_text_inputs_only(tiny_cache):
     assert np.allclose(field[5:8, 5:8], -1.0, atol=1e-6) and 0 < np.abs(field[0, 0]).max() < 7 * 0.05
     assert np.abs(np.diff(field[0, :, 0])).max() < 0.01  # smooth along the paper
     assert np.allclose(field[..., 0], field[..., 5])  # the same field on every channel
+    paper = np.zeros((100, 200, 1), np.float32)
+    steps_at_corner, steps_in_middle = [], []
+    for seed in range(8):
+        frame = shaded(paper, (0, 0), (100, 200), np.random.default_rng(seed), 0.05)[..., 0]
+        steps_at_corner.append(np.abs(np.diff(frame[0, :6])).max())
+        steps_in_middle.append(np.abs(np.diff(frame[50, 95:101])).max())
+    assert max(steps_at_corner) > 5 * max(steps_in_middle)  # a steep falloff at the frame's corners only
 
     cache = cache_module.Cache(tiny_cache)
     rows = np.arange(cache.count)

@@ -72,9 +72,10 @@ def shaded(window, corner, frame_shape, rng, amplitude):
     """`window` (h, w, channels), cut from a frame of `frame_shape` at `corner` (top, left), times a random smooth
     shading of the paper: (window + 1) (1 + field) - 1, so the flattened paper (0) takes the field's value and
     the ink (-1) stays. The field, in frame coordinates x, y in [-1, 1], is a quadratic surface with six
-    coefficients and a Gaussian bump (width 0.2-0.6, anywhere), each of amplitude up to `amplitude`: what the
-    flattening leaves on real captures (a glare halo, a vignetting the border fit misses). (h, w, channels)
-    float32."""
+    coefficients, a Gaussian bump (width 0.2-0.6, anywhere) and, at each of the frame's four corners, a steep
+    falloff exp(-distance / length) (length 4-16 pixels), each of amplitude up to `amplitude`: what the
+    flattening leaves on real captures (a glare halo, a vignetting the border fit misses, the darker outermost
+    10-20 pixels at the corners of the real step-14 capture). (h, w, channels) float32."""
     rows, columns = window.shape[:2]
     y = np.linspace(-1.0, 1.0, frame_shape[0])[corner[0]:corner[0] + rows, None]
     x = np.linspace(-1.0, 1.0, frame_shape[1])[None, corner[1]:corner[1] + columns]
@@ -82,6 +83,14 @@ def shaded(window, corner, frame_shape, rng, amplitude):
     centre, width = rng.uniform(-1.0, 1.0, 2), rng.uniform(0.2, 0.6)
     field = (c[0] + c[1] * x + c[2] * y + c[3] * x * y + c[4] * x * x + c[5] * y * y
              + c[6] * np.exp(-((x - centre[0]) ** 2 + (y - centre[1]) ** 2) / (2 * width ** 2)))
+    depths, lengths = rng.uniform(-amplitude, amplitude, 4), rng.uniform(4.0, 16.0, 4)
+    pixel_rows = np.arange(corner[0], corner[0] + rows)[:, None]
+    pixel_columns = np.arange(corner[1], corner[1] + columns)[None, :]
+    for depth, length, (corner_row, corner_column) in zip(depths, lengths, [(0, 0), (0, frame_shape[1] - 1),
+                                                                           (frame_shape[0] - 1, 0),
+                                                                           (frame_shape[0] - 1, frame_shape[1] - 1)]):
+        distance = np.hypot(pixel_rows - corner_row, pixel_columns - corner_column)
+        field = field + depth * np.exp(-distance / length)
     return ((window + 1.0) * (1.0 + field[..., None]) - 1.0).astype(np.float32)
 
 
