@@ -10,7 +10,7 @@ nearest on a log scale; the confidence is that correlation (0..1).
 
 Measured (docs/estimation): the real 10x thumbnails give the exact step at every step 4-19 (23 of 23; at 1:10
 the discs of steps 0-3 are under 2 pixels), the five real full-size captures (steps 3, 14, 14, 15, 19) the
-exact step; on our synthetic test set 78.8 % of the text captures are within one step (an exact radius
+exact step; on our synthetic test set 79.4 % of the text captures are within one step (an exact radius
 estimator would reach 89.7 %, as the draws of adjacent steps overlap). Steps 0-4 are the weakest: their
 discs (1-25 px) hide behind the lens softness, so no zero ring shows and the confidence is low.
 """
@@ -30,12 +30,14 @@ from hdc.physics import NOMINAL_RADIUS
 # (reduction, candidate radii in full-size pixels): small discs are looked for at full resolution, where their
 # first zero lies below the Nyquist frequency; large ones at 1:2, where the spectrum has more signal per bin.
 SCALES = ((1, np.geomspace(1.5, 40.0, 90)), (2, np.geomspace(30.0, 260.0, 150)))
-# Bounds on radius x band limit (see `estimate_radius`), from the 160 text captures of a tuning set (seed
-# 1001, not the test set): correct estimates lie at 0.46-2.9 (steps 2-19), the spurious large radii of sharp
-# captures (steps 0-2) at 4.9-14; the real full-size step-19 capture (203 px) at 3.3. Within one step on the
-# tuning set: 73.1 % without the bounds, 78.1 % with (steps 1-3 gain, none loses).
-PLAUSIBLE = (0.35, 4.0)
-
+# Bounds on radius x band limit (see `estimate_radius`): (low, high, wide radius, high for discs of that radius
+# or more). From the 160 text captures of a tuning set (seed 1001, not the test set): correct estimates lie at
+# 0.46-2.9 (steps 2-19), the spurious large radii of sharp captures (steps 0-2) at 4.9-14; the real full-size
+# step-19 capture (203 px) at 3.3. Within one step on the tuning set: 73.1 % without the bounds, 78.1 % with
+# (steps 1-3 gain, none loses). Below 150 px a second tuning set (seed 1002) put correct estimates at 2.57 at
+# most and spurious ones of sharp captures (steps 1-2 estimated at 8-10) at 3.6-4.0; only the widest discs,
+# whose rings lie at the low frequencies where text has most power, show rings further out (correct at 3.0-3.8).
+PLAUSIBLE = (0.35, 3.0, 150.0, 4.0)
 
 class Estimate(NamedTuple):
     """The estimated step 0..19, disc radius in full-size pixels and confidence in [0, 1]."""
@@ -118,21 +120,29 @@ def estimate_radius(image, scales=SCALES, plausible=PLAUSIBLE):
     """The disc radius in full-size pixels that best explains the spectrum of `image` (H, W) float32 in
     [0, 1] at full size, and the correlation that chose it (the confidence): the best over `scales`.
 
-    plausible : (low, high) bounds on radius x band limit, the highest frequency (cycles per full-size pixel)
-        whose power stands above the noise floor (`signal_band`). A disc of radius r leaves signal up to
-        about 0.5-3.3 / r; candidates outside the bounds are skipped unless none is left, which removes the
-        spurious large radii that a sharp capture's spectrum can match (None: all candidates)."""
+    plausible : (low, high, wide, wide high) bounds on radius x band limit, the highest frequency (cycles per
+        full-size pixel) whose power stands above the noise floor (`signal_band`): [low, high] for radii under
+        `wide` pixels, [low, wide high] from there. A disc of radius r leaves signal up to about 0.5-3 / r
+        (wide discs up to 4 / r); candidates outside the bounds are skipped unless none is left, which removes
+        the spurious large radii that a sharp capture's spectrum can match (None: all candidates)."""
     spectrum = radial_log_spectrum(image)  # at full resolution: for the bounds and for reduction 1
     if plausible is not None:
         frequencies, values = spectrum
         band = signal_band(frequencies, values)
         limit = float(frequencies[band].max()) if band.any() else float(frequencies[-1])
-        low, high = plausible[0] / limit, plausible[1] / limit
-        kept = [(reduction, radii[(radii >= low) & (radii <= high)]) for reduction, radii in scales]
+        kept = [(reduction, radii[plausible_radii(radii, limit, plausible)]) for reduction, radii in scales]
         if any(radii.size for _, radii in kept):
             scales = [(reduction, radii) for reduction, radii in kept if radii.size]
     return max((radius_at_scale(image, reduction, candidates, spectrum if reduction == 1 else None)
                 for reduction, candidates in scales), key=lambda found: found[1])
+
+
+def plausible_radii(radii, limit, plausible=PLAUSIBLE):
+    """The mask of candidate `radii` (full-size pixels) whose product with the band `limit` (cycles per full-size
+    pixel) lies within the `plausible` bounds (low, high, wide, wide high; see `estimate_radius`)."""
+    low, high, wide, wide_high = plausible
+    products = np.asarray(radii) * limit
+    return (products >= low) & (products <= np.where(np.asarray(radii) < wide, high, wide_high))
 
 
 def radius_at_scale(image, reduction, candidates, spectrum=None):

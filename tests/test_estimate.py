@@ -92,6 +92,17 @@ def test_candidates_stay_within_the_band_limit_bounds():
     assert PLAUSIBLE[0] <= radius * limit <= PLAUSIBLE[1] and radius < 20
 
 
+def test_only_wide_discs_may_show_rings_far_out():
+    """Radius x band limit may reach 4 for discs of 150 px or more (their rings lie where text has most power),
+    3 below: the spurious 60 px of a sharp step-1 capture (band limit 0.065, product 3.9) is skipped."""
+    from hdc.estimate import plausible_radii
+
+    radii = np.array([3.0, 25.0, 60.0, 200.0])
+    assert plausible_radii(radii, 0.065).tolist() == [False, True, False, False]
+    assert plausible_radii(radii, 0.0175).tolist() == [False, True, True, True]  # 200 px at 3.5
+    assert plausible_radii(radii, 0.0195).tolist() == [False, True, True, True]  # 200 px at 3.9
+
+
 def test_the_spectrum_is_taken_on_a_fast_crop():
     """A full-size capture's sides hold the primes 73 and 59; the spectrum's FFT runs on the largest 5-smooth
     sizes within them, a few per cent less; small frames are left whole."""
