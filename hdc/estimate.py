@@ -116,7 +116,24 @@ def signal_band(frequencies, values, margin=1.5):
     return (frequencies >= 2 * frequencies[0]) & (frequencies <= limit)
 
 
-def estimate_radius(image, scales=SCALES, plausible=PLAUSIBLE):
+class Spectra:
+    """The `radial_log_spectrum` of one image (H, W) float32 at each reduction (box-averaged), each made once,
+    when first asked for: `Spectra(image)[2]`. `estimate_radius` and `radius_within` share them."""
+
+    def __init__(self, image):
+        self.image, self.made = image, {}
+
+    def __getitem__(self, reduction):
+        from hdc.preprocessing import resize, working_shape
+
+        if reduction not in self.made:
+            small = self.image if reduction == 1 else resize(self.image, working_shape(self.image.shape, reduction),
+                                                              "box")
+            self.made[reduction] = radial_log_spectrum(small)
+        return self.made[reduction]
+
+
+def estimate_radius(image, scales=SCALES, plausible=PLAUSIBLE, spectra=None):
     """The disc radius in full-size pixels that best explains the spectrum of `image` (H, W) float32 in
     [0, 1] at full size, and the correlation that chose it (the confidence): the best over `scales`.
 
@@ -124,17 +141,18 @@ def estimate_radius(image, scales=SCALES, plausible=PLAUSIBLE):
         full-size pixel) whose power stands above the noise floor (`signal_band`): [low, high] for radii under
         `wide` pixels, [low, wide high] from there. A disc of radius r leaves signal up to about 0.5-3 / r
         (wide discs up to 4 / r); candidates outside the bounds are skipped unless none is left, which removes
-        the spurious large radii that a sharp capture's spectrum can match (None: all candidates)."""
-    spectrum = radial_log_spectrum(image)  # at full resolution: for the bounds and for reduction 1
+        the spurious large radii that a sharp capture's spectrum can match (None: all candidates).
+    spectra : the image's `Spectra`, when already made."""
+    spectra = Spectra(image) if spectra is None else spectra
     if plausible is not None:
-        frequencies, values = spectrum
+        frequencies, values = spectra[1]  # the band limit, in cycles per full-size pixel
         band = signal_band(frequencies, values)
         limit = float(frequencies[band].max()) if band.any() else float(frequencies[-1])
         kept = [(reduction, radii[plausible_radii(radii, limit, plausible)]) for reduction, radii in scales]
         if any(radii.size for _, radii in kept):
             scales = [(reduction, radii) for reduction, radii in kept if radii.size]
-    return max((radius_at_scale(image, reduction, candidates, spectrum if reduction == 1 else None)
-                for reduction, candidates in scales), key=lambda found: found[1])
+    return max((radius_at_scale(spectra[reduction], reduction, candidates) for reduction, candidates in scales),
+               key=lambda found: found[1])
 
 
 def plausible_radii(radii, limit, plausible=PLAUSIBLE):
@@ -145,14 +163,9 @@ def plausible_radii(radii, limit, plausible=PLAUSIBLE):
     return (products >= low) & (products <= np.where(np.asarray(radii) < wide, high, wide_high))
 
 
-def radius_at_scale(image, reduction, candidates, spectrum=None):
-    """(radius, correlation) of the best of `candidates` (full-size pixels) on `image` at 1/`reduction`;
-    `spectrum` is the image's `radial_log_spectrum` at that scale when already computed."""
-    from hdc.preprocessing import resize, working_shape
-
-    if spectrum is None:
-        small = image if reduction == 1 else resize(image, working_shape(image.shape, reduction), "box")
-        spectrum = radial_log_spectrum(small)
+def radius_at_scale(spectrum, reduction, candidates):
+    """(radius, correlation) of the best of `candidates` (full-size pixels) for `spectrum`, an image's
+    `radial_log_spectrum` at 1/`reduction`."""
     frequencies, values = spectrum
     band = signal_band(frequencies, values)
     if band.sum() < 8:
@@ -168,12 +181,14 @@ def radius_at_scale(image, reduction, candidates, spectrum=None):
     return float(candidates[best]), max(0.0, scores[best])
 
 
-def radius_within(image, low, high, scales=SCALES, count=60):
+def radius_within(image, low, high, scales=SCALES, count=60, spectra=None):
     """(radius, correlation) of the disc within [low, high] (pixels of `image` (H, W) float32) that best explains
     its spectrum: `count` radii spaced evenly on a log scale over the part of [low, high] that each of `scales`
     covers, the best over the scales; None where no scale covers any of it. For a capture whose step is known
-    and whose free estimate (`estimate_radius`) lies outside the step's range."""
-    found = [radius_at_scale(image, reduction, np.geomspace(max(low, radii[0]), min(high, radii[-1]), count))
+    and whose free estimate (`estimate_radius`) lies outside the step's range; `spectra` as there."""
+    spectra = Spectra(image) if spectra is None else spectra
+    found = [radius_at_scale(spectra[reduction], reduction,
+                             np.geomspace(max(low, radii[0]), min(high, radii[-1]), count))
              for reduction, radii in scales if max(low, radii[0]) < min(high, radii[-1])]
     return max(found, key=lambda each: each[1]) if found else None
 

@@ -358,15 +358,16 @@ class Preprocessor:
         widened by `ESTIMATE_MARGIN`. Outside it the estimator failed (a sharp capture's lens softness hides the
         disc; a faint capture at the far steps): for a range from `RING_VISIBLE_RADIUS` up, the best radius
         within the widened range (`hdc.estimate.radius_within`); below, None."""
-        from hdc.estimate import estimate_radius, radius_within
+        from hdc.estimate import Spectra, estimate_radius, radius_within
 
-        scale = self.full_scale(image.shape)
-        found = estimate_radius(image)[0] * scale
+        scale, spectra = self.full_scale(image.shape), Spectra(image)
+        found = estimate_radius(image, spectra=spectra)[0] * scale
         step_low, step_high = self.wiener_ranges[step] if self.wiener_ranges is not None else RADIUS_RANGE[step]
         low, high = step_low / ESTIMATE_MARGIN, step_high * ESTIMATE_MARGIN
         if low <= found <= high:
             return found
-        within = radius_within(image, low / scale, high / scale) if step_low >= RING_VISIBLE_RADIUS else None
+        within = (radius_within(image, low / scale, high / scale, spectra=spectra)
+                  if step_low >= RING_VISIBLE_RADIUS else None)
         return None if within is None else within[0] * scale
 
     def blur_radii(self, image, step):
