@@ -206,8 +206,15 @@ def test_corner_probe_reads_the_darkest_corner_and_runs_on_a_test_set(test_set, 
     assert corners.corner_minimum(output) == pytest.approx(0.4)
     paper_and_ink = np.array([[[0.0, -1.0]]], np.float32)
     np.testing.assert_allclose(corners.lifted(paper_and_ink, 0.05), [[[0.05, -1.0]]], atol=1e-6)
+    paper = np.zeros((20, 30, 1), np.float32)
+    darkened = corners.lifted(paper, -0.035, patch=4)[..., 0]
+    assert np.allclose(darkened[:4, :4], -0.035) and np.allclose(darkened[-4:, -4:], -0.035)
+    assert np.allclose(darkened[4:-4, :], 0.0) and np.allclose(darkened[:, 4:-4], 0.0)  # only the corners
     assert corners.main([str(test_set), "--weights", str(random_weights), "--step", "1", "--count", "2"]) == 0
     table = capsys.readouterr().out
     assert "| +0.05 |" in table and table.count("| 2 |") == 3
+    assert corners.main([str(test_set), "--weights", str(random_weights), "--step", "1", "--count", "1",
+                         "--lifts=0,-0.035", "--patch", "8"]) == 0
+    assert "| -0.035 |" in capsys.readouterr().out
     assert corners.main([str(test_set), "--weights", str(random_weights), "--step", "7"]) == 2
     assert "no text captures of step 7" in capsys.readouterr().err
