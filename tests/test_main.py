@@ -265,9 +265,12 @@ def test_tiled_runs_write_the_same_pngs(tmp_path, tiff_folder, random_weights, c
     run(capsys, tiff_folder, tmp_path / "whole", 5, "--weights", random_weights)
     code, _, err = run(capsys, tiff_folder, tmp_path / "tiled", 5, "--weights", random_weights, "--tile", "16")
     assert code == 0, err
-    for path in (tmp_path / "whole").iterdir():  # the same up to float rounding: the convolutions' algorithms
-        whole = np.asarray(Image.open(path), np.int16)  # may differ between frame sizes
+    # The same up to float rounding (the convolutions' algorithms may differ between frame sizes): at most one grey
+    # level. How many pixels round the other way is not bounded: the random network's nearly uniform output can
+    # sit on a rounding boundary (0.3 % of the pixels on one CI run). tests/test_unet.py compares the floats.
+    for path in (tmp_path / "whole").iterdir():
+        whole = np.asarray(Image.open(path), np.int16)
         tiled = np.asarray(Image.open(tmp_path / "tiled" / path.name), np.int16)
-        assert whole.shape == tiled.shape and np.abs(whole - tiled).max() <= 1 and np.mean(whole != tiled) < 0.001
+        assert whole.shape == tiled.shape and np.abs(whole - tiled).max() <= 1
     code, _, err = run(capsys, tiff_folder, tmp_path / "bad", 5, "--tile", "4")
     assert code == 2 and error_line(err) == ["error: --tile must be at least 16 pixels, got 4"]
