@@ -234,9 +234,9 @@ def report_table(reports, margin):
              f"input's, and of those the ones that leave no natural image more than {FLOOR_SLACK:g} dB below its own "
              f"blurred input where there are any (the floor), the highest PSNR of those within {OCR_RESOLUTION:g} "
              "point of the best OCR score (also below the pass mark); the highest PSNR where none keeps the margin. "
-             "Tolerance: the residual allowed per image, in multiples of its noise level (the discrepancy principle); none: the network's "
-             f"output alone. Below input: the natural images whose PSNR is more than {FLOOR_SLACK:g} dB below their "
-             "blurred input's.", "",
+             "Tolerance: the residual allowed per image, in multiples of its noise level (the discrepancy "
+             "principle); none: the network's output alone. Below input: the natural images whose PSNR is more "
+             f"than {FLOOR_SLACK:g} dB below their blurred input's.", "",
              "| step | tolerance | chosen by | OCR | OCR network alone | PSNR | PSNR network alone | PSNR input "
              "| below input | below input, network alone |",
              "|---:|---:|:---|---:|---:|---:|---:|---:|---:|---:|"]

@@ -7,9 +7,10 @@ Real captures leave a residual after the background division (a glare halo, a ti
 corners) where our synthetic ones are flat; a network that reads such a residual as ink draws a grey mark into a
 corner, which Tesseract reads as a fourth line, and the page scores 0. This probe takes the first `count` text
 captures of `step` in TEST_DIR, lifts the flattened paper of the network's input by each of `lifts` (the inputs'
-channels times 1 + lift about the ink level, as `hdc.train.batches.shaded` does with a constant field) and prints,
-per lift, the median and the worst over the captures of the darkest pixel in the four corners (a sixth of the
-height by an eighth of the width) of the network's raw output: 1.00 is white paper, below about 0.6 a mark.
+channels times 1 + lift about the ink level, `hdc.train.batches.with_paper_field`, as the training's shading
+does) and prints, per lift, the median and the worst over the captures of the darkest pixel in the four corners
+(a sixth of the height by an eighth of the width) of the network's raw output: 1.00 is white paper, below about
+0.6 a mark.
 With `--patch`, only squares of that many working-scale pixels at the four corners of the (padded) input are
 lifted: the real step-14 captures' corners, whose flattened paper is darker by about 0.035 over their outermost
 10-30 pixels (`--patch 30 --lifts=0,-0.02,-0.035`).
@@ -34,13 +35,16 @@ def corner_minimum(output):
 
 
 def lifted(network_input, lift, patch=None):
-    """`network_input` (h, w, channels), flattened paper at 0 and ink at -1, with its paper lifted by `lift`:
-    (x + 1) (1 + lift) - 1; everywhere, or with `patch` only in the four corner squares of `patch` pixels."""
+    """`network_input` (h, w, channels), flattened paper at 0 and ink at -1, with its paper lifted by `lift`
+    (`hdc.train.batches.with_paper_field`); everywhere, or with `patch` only in the four corner squares of
+    `patch` pixels."""
+    from hdc.train.batches import with_paper_field
+
     field = np.full(network_input.shape[:2], lift, np.float32)
     if patch:
         field[patch:-patch, :] = 0.0
         field[:, patch:-patch] = 0.0
-    return ((network_input + 1.0) * (1.0 + field[..., None]) - 1.0).astype(np.float32)
+    return with_paper_field(network_input, field)
 
 
 def probe(images, step, weights_dir=None, lifts=LIFTS, patch=None):

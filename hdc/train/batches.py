@@ -91,6 +91,12 @@ def shaded(window, corner, frame_shape, rng, amplitude):
                                                                            (frame_shape[0] - 1, frame_shape[1] - 1)]):
         distance = np.hypot(pixel_rows - corner_row, pixel_columns - corner_column)
         field = field + depth * np.exp(-distance / length)
+    return with_paper_field(window, field)
+
+
+def with_paper_field(window, field):
+    """`window` (h, w, channels), flattened paper at 0 and ink at -1, times 1 + `field` (h, w) about the ink
+    level: (window + 1) (1 + field) - 1, so the paper takes the field's value and the ink stays. float32."""
     return ((window + 1.0) * (1.0 + field[..., None]) - 1.0).astype(np.float32)
 
 
