@@ -286,17 +286,22 @@ def test_shading_lays_a_smooth_field_over_text_inputs_only(tiny_cache):
 
     window = np.zeros((20, 30, 6), np.float32)
     window[5:8, 5:8] = -1.0
-    field = shaded(window, (10, 40), (100, 200), np.random.default_rng(0), 0.05)
+    field = shaded(window, (140, 180), (300, 400), np.random.default_rng(0), 0.05)
     assert np.allclose(field[5:8, 5:8], -1.0, atol=1e-6) and 0 < np.abs(field[0, 0]).max() < 7 * 0.05
-    assert np.abs(np.diff(field[0, :, 0])).max() < 0.01  # smooth along the paper
+    assert np.abs(np.diff(field[0, :, 0])).max() < 0.01  # smooth along the paper away from the corners
     assert np.allclose(field[..., 0], field[..., 5])  # the same field on every channel
-    paper = np.zeros((100, 200, 1), np.float32)
-    steps_at_corner, steps_in_middle = [], []
+    paper = np.zeros((300, 400, 1), np.float32)
+    steps_at_corner, steps_in_middle, corner_levels = [], [], []
     for seed in range(8):
-        frame = shaded(paper, (0, 0), (100, 200), np.random.default_rng(seed), 0.05)[..., 0]
-        steps_at_corner.append(np.abs(np.diff(frame[0, :6])).max())
-        steps_in_middle.append(np.abs(np.diff(frame[50, 95:101])).max())
-    assert max(steps_at_corner) > 5 * max(steps_in_middle)  # a steep falloff at the frame's corners only
+        frame = shaded(paper, (0, 0), (300, 400), np.random.default_rng(seed), 0.05)[..., 0]
+        steps_at_corner.append(np.abs(np.diff(frame[0, :60])).max())
+        steps_in_middle.append(np.abs(np.diff(frame[150, 170:230])).max())
+        corner_levels.append(frame[0, 0] - frame[0, 100])
+    assert max(steps_at_corner) > 5 * max(steps_in_middle)  # steep edges at the frame's corners only
+    assert min(corner_levels) < -0.04 and max(corner_levels) > 0.04  # darker and lighter corners both
+    window_field = shaded(paper[:50, :60], (250, 340), (300, 400), np.random.default_rng(5), 0.05)
+    np.testing.assert_allclose(window_field, shaded(paper, (0, 0), (300, 400), np.random.default_rng(5), 0.05)[
+        250:, 340:], atol=1e-6)  # a window sees the frame's field: its corner patch included
 
     cache = cache_module.Cache(tiny_cache)
     rows = np.arange(cache.count)

@@ -6,6 +6,7 @@ Inputs are (n, crop, crop, channels) float32; targets (n, crop - 2 border, crop 
 """
 
 import numpy as np
+from scipy.special import expit
 
 from hdc.synthetic import KIND_CODES
 
@@ -72,10 +73,10 @@ def shaded(window, corner, frame_shape, rng, amplitude):
     """`window` (h, w, channels), cut from a frame of `frame_shape` at `corner` (top, left), times a random smooth
     shading of the paper: (window + 1) (1 + field) - 1, so the flattened paper (0) takes the field's value and
     the ink (-1) stays. The field, in frame coordinates x, y in [-1, 1], is a quadratic surface with six
-    coefficients, a Gaussian bump (width 0.2-0.6, anywhere) and, at each of the frame's four corners, a steep
-    falloff exp(-distance / length) (length 4-16 pixels), each of amplitude up to `amplitude`: what the
-    flattening leaves on real captures (a glare halo, a vignetting the border fit misses, the darker outermost
-    10-20 pixels at the corners of the real step-14 capture). (h, w, channels) float32."""
+    coefficients and a Gaussian bump (width 0.2-0.6, anywhere), each of amplitude up to `amplitude`, plus a patch
+    at each of the frame's four corners (`corner_patches`, depth up to twice the amplitude): what the flattening
+    leaves on real captures (a glare halo, a vignetting the border fit misses, the darker outermost 10-30 pixels
+    at the corners of the real step-14 captures). (h, w, channels) float32."""
     rows, columns = window.shape[:2]
     y = np.linspace(-1.0, 1.0, frame_shape[0])[corner[0]:corner[0] + rows, None]
     x = np.linspace(-1.0, 1.0, frame_shape[1])[None, corner[1]:corner[1] + columns]
@@ -83,15 +84,32 @@ def shaded(window, corner, frame_shape, rng, amplitude):
     centre, width = rng.uniform(-1.0, 1.0, 2), rng.uniform(0.2, 0.6)
     field = (c[0] + c[1] * x + c[2] * y + c[3] * x * y + c[4] * x * x + c[5] * y * y
              + c[6] * np.exp(-((x - centre[0]) ** 2 + (y - centre[1]) ** 2) / (2 * width ** 2)))
-    depths, lengths = rng.uniform(-amplitude, amplitude, 4), rng.uniform(4.0, 16.0, 4)
-    pixel_rows = np.arange(corner[0], corner[0] + rows)[:, None]
-    pixel_columns = np.arange(corner[1], corner[1] + columns)[None, :]
-    for depth, length, (corner_row, corner_column) in zip(depths, lengths, [(0, 0), (0, frame_shape[1] - 1),
-                                                                           (frame_shape[0] - 1, 0),
-                                                                           (frame_shape[0] - 1, frame_shape[1] - 1)]):
-        distance = np.hypot(pixel_rows - corner_row, pixel_columns - corner_column)
-        field = field + depth * np.exp(-distance / length)
-    return with_paper_field(window, field)
+    return with_paper_field(window, field + corner_patches((rows, columns), corner, frame_shape, rng, 2 * amplitude))
+
+
+def corner_patches(shape, corner, frame_shape, rng, depth):
+    """Patches at the four corners of a frame of `frame_shape`, seen through a window of `shape` (h, w) at
+    `corner` (top, left): each of a random depth in [-depth, depth] (either sign: darker or lighter paper) and
+    size 4-40 pixels, square or round (the distance to the corner taken as the larger offset or the Euclidean
+    one), with a logistic edge of softness 1-8 pixels, so that both flat squares and steep falloffs occur.
+    (h, w) float64, zero away from the corners (computed only where the window meets them)."""
+    field = np.zeros(shape)
+    depths, sizes, softnesses = rng.uniform(-depth, depth, 4), rng.uniform(4.0, 40.0, 4), rng.uniform(1.0, 8.0, 4)
+    squares = rng.random(4) < 0.5
+    for index, (corner_row, corner_column) in enumerate([(0, 0), (0, frame_shape[1] - 1), (frame_shape[0] - 1, 0),
+                                                        (frame_shape[0] - 1, frame_shape[1] - 1)]):
+        reach = int(sizes[index] + 6 * softnesses[index]) + 1
+        top, bottom = max(corner_row - reach, corner[0]), min(corner_row + reach + 1, corner[0] + shape[0])
+        left, right = max(corner_column - reach, corner[1]), min(corner_column + reach + 1, corner[1] + shape[1])
+        if top >= bottom or left >= right:
+            continue
+        offset_rows = np.abs(np.arange(top, bottom) - corner_row)[:, None]
+        offset_columns = np.abs(np.arange(left, right) - corner_column)[None, :]
+        distance = (np.maximum(offset_rows, offset_columns) if squares[index]
+                    else np.hypot(offset_rows, offset_columns))
+        field[top - corner[0]:bottom - corner[0], left - corner[1]:right - corner[1]] += depths[index] * expit(
+            (sizes[index] - distance) / softnesses[index])
+    return field
 
 
 def with_paper_field(window, field):
