@@ -56,7 +56,8 @@ test: setup
 #   mkdir -p runs/article-release && git archive f0bb5c7 weights/manifest.json weights/synthetic.weights.h5 \
 #       | tar -x -C runs/article-release && $(PY) -m evaluation.run $(TEST_SET) runs/eval/article-release \
 #       --weights runs/article-release/weights
-# and unet-d0fd04b, the U-Net release before the shading (commit d0fd04b), made the same way from that commit.
+# and unet-83dfbdb, the U-Net release before the corner patches (commit 83dfbdb), made the same way from that
+# commit.
 KEPT_ROWS := $(filter-out network network-alone auto wiener identity,$(notdir $(wildcard docs/results/runs/*)))
 results: setup
 	test -d $(TEST_SET) || $(PY) -m hdc.synthetic $(TEST_SET) --steps 0-19 --per-font 20 --seed 777 --layout test

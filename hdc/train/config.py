@@ -53,7 +53,8 @@ class TrainingConfig:
     shading : amplitude of a random smooth shading laid over the inputs of text crops, not their targets
         (`hdc.train.batches.shaded`; 0 = off): the flattening's residual on real captures. With a flattened paper
         0.02-0.05 above its level the released network drew grey blobs into the frame's corners, read as a
-        fourth line on the real step-15 capture.
+        fourth line on the real step-15 capture. Patches of up to twice the amplitude at the frame's corners
+        are part of it (the real step-14 captures' darker corners).
 
     The optimization:
     batch : crops per batch.
