@@ -96,19 +96,19 @@ def corner_patches(shape, corner, frame_shape, rng, depth):
     field = np.zeros(shape)
     depths, sizes, softnesses = rng.uniform(-depth, depth, 4), rng.uniform(4.0, 40.0, 4), rng.uniform(1.0, 8.0, 4)
     squares = rng.random(4) < 0.5
-    for index, (corner_row, corner_column) in enumerate([(0, 0), (0, frame_shape[1] - 1), (frame_shape[0] - 1, 0),
-                                                        (frame_shape[0] - 1, frame_shape[1] - 1)]):
-        reach = int(sizes[index] + 6 * softnesses[index]) + 1
+    frame_corners = [(0, 0), (0, frame_shape[1] - 1), (frame_shape[0] - 1, 0), (frame_shape[0] - 1, frame_shape[1] - 1)]
+    for level, size, softness, square, (corner_row, corner_column) in zip(depths, sizes, softnesses, squares,
+                                                                         frame_corners):
+        reach = int(size + 6 * softness) + 1
         top, bottom = max(corner_row - reach, corner[0]), min(corner_row + reach + 1, corner[0] + shape[0])
         left, right = max(corner_column - reach, corner[1]), min(corner_column + reach + 1, corner[1] + shape[1])
         if top >= bottom or left >= right:
             continue
         offset_rows = np.abs(np.arange(top, bottom) - corner_row)[:, None]
         offset_columns = np.abs(np.arange(left, right) - corner_column)[None, :]
-        distance = (np.maximum(offset_rows, offset_columns) if squares[index]
-                    else np.hypot(offset_rows, offset_columns))
-        field[top - corner[0]:bottom - corner[0], left - corner[1]:right - corner[1]] += depths[index] * expit(
-            (sizes[index] - distance) / softnesses[index])
+        distance = np.maximum(offset_rows, offset_columns) if square else np.hypot(offset_rows, offset_columns)
+        field[top - corner[0]:bottom - corner[0], left - corner[1]:right - corner[1]] += level * expit(
+            (size - distance) / softness)
     return field
 
 
