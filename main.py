@@ -4,7 +4,8 @@ Deblurs every TIFF in INPUT_DIR at blur step STEP (0..19) and writes one
 8-bit grayscale PNG per input, with the same name and size, to OUTPUT_DIR.
 STEP ``auto`` estimates each image's step (`hdc.estimate`), prints it, and
 deblurs each image at its own estimate (one step lower at estimates 1-3, where
-the mild steps cannot be told apart and too much deblurring costs more).
+the mild steps cannot be told apart and too much deblurring costs more; at
+step 0 for a photograph whose estimate has a confidence under 0.7).
 Exit codes: 0 all written, 1 some inputs failed, 2 bad arguments or weights, 130 interrupted by Ctrl-C,
 143 stopped by SIGTERM (what was written is complete; no temporary file is left). See the README.
 """
@@ -70,13 +71,14 @@ def deblur(arguments, step, files):
     from hdc.inference import StepDeblurrers  # imports TensorFlow quietly (hdc.cli.import_tensorflow_quietly)
     from hdc.io import remove_stale_temporaries
     from hdc.pipeline import Interrupted, deblur_files
-    from hdc.weights import WeightsError
+    from hdc.weights import WeightsError, model_spec
 
     start = time.perf_counter()
-    groups, failures = ({step: files}, []) if step is not None else estimated_groups(files)
     deblurrers = StepDeblurrers(arguments.weights, arguments.precision, not arguments.no_consistency,
                                 arguments.tile)
     try:
+        groups, failures = ({step: files}, []) if step is not None else estimated_groups(
+            files, model_spec(deblurrers.folder, 0).preprocessor())
         methods = {each: deblurrers(each) for each in sorted(groups)}
         output_dir = prepare_output(arguments.output_dir)
     except (WeightsError, UsageError) as error:
@@ -98,19 +100,24 @@ def deblur(arguments, step, files):
                         f"{seconds:.2f} s per image", sorted(failures))
 
 
-def estimated_groups(files):
-    """({step: [files]}, [(file name, reason)]): the TIFF `files` grouped by the step they are deblurred at,
-    their estimated step (`hdc.estimate.deblurring_step`: one lower at estimates 1-3), each estimate printed as
-    `name: step N (radius R px, confidence C)`; unreadable files are failures."""
-    from hdc.estimate import deblurring_step, estimate_files, estimate_line
+def estimated_groups(files, preprocessor):
+    """({step: [files]}, [(file name, reason)]): the TIFF `files` grouped by the step they are deblurred at
+    (`hdc.estimate.deblurring_step` of their estimate and of whether their border is paper, as `preprocessor`
+    decides it), each printed as `name: step N (radius R px, confidence C), deblurred at step M`; unreadable
+    files are failures."""
+    from hdc.estimate import deblurring_step, estimate, estimate_files, estimate_line
 
-    estimates, failures = estimate_files(files)
+    def judge(image):
+        value = estimate(image)
+        return value, deblurring_step(value, preprocessor.paper_border(image))
+
+    judged, failures = estimate_files(files, judge)
     groups = {}
     for path in files:
-        value = estimates.get(path.name)
-        if value is not None:
-            print(estimate_line(path.name, value), flush=True)
-            groups.setdefault(deblurring_step(value.step), []).append(path)
+        if path.name in judged:
+            value, step = judged[path.name]
+            print(f"{estimate_line(path.name, value)}, deblurred at step {step}", flush=True)
+            groups.setdefault(step, []).append(path)
     return groups, failures
 
 

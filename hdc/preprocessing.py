@@ -351,6 +351,12 @@ class Preprocessor:
         (0..19); see `inputs`."""
         return self.inputs(image, step, shape)[0]
 
+    def paper_border(self, image):
+        """Whether the border of `image` (H, W) float32 in [0, 1] is paper, as `inputs` decides it
+        (`paper_surface` at the working scale): true for the text captures, mostly false for photographs."""
+        small = resize(image, working_shape(image.shape, self.scale), "box")
+        return paper_surface(small, self.fit_for(small.shape)) is not None
+
     def estimated_radius(self, image, step):
         """The disc radius in full-size pixels of `image` (H, W) float32 in [0, 1] blurred at `step`, found in
         its own spectrum (`hdc.estimate.estimate_radius`, scaled from the image's pixels to full-size ones)

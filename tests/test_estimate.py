@@ -23,6 +23,15 @@ def blurred_texture(radius, shape=(480, 720), seed=0):
     return np.clip(0.85 * blurred + rng.normal(0, 0.01, shape), 0, 1).astype(np.float32)
 
 
+def unsure_photograph(shape=(480, 720), seed=1):
+    """A smooth random scene to the frame's edge (no paper border), Gaussian-blurred: no zero rings, so its
+    estimate (step 2) comes with a low confidence (0.5-0.6)."""
+    from scipy.ndimage import gaussian_filter
+
+    field = gaussian_filter(np.random.default_rng(seed).random(shape), 15)
+    return (0.2 + 0.6 * (field - field.min()) / (field.max() - field.min())).astype(np.float32)
+
+
 @pytest.mark.parametrize("radius", [37.0, 61.0, 90.0])
 def test_the_radius_of_a_disc_blur_is_found(radius):
     found, confidence = estimate_radius(blurred_texture(radius))
@@ -116,8 +125,14 @@ def test_the_spectrum_is_taken_on_a_fast_crop():
         assert fft.next_fast_len(size, real=True) == size
 
 
-def test_auto_deblurs_the_mild_estimates_one_step_lower():
-    from hdc.estimate import deblurring_step
+def test_auto_deblurs_the_mild_estimates_one_step_lower_and_unsure_photographs_at_step_0():
+    from hdc.estimate import Estimate, deblurring_step
 
-    assert [deblurring_step(step) for step in range(6)] == [0, 0, 1, 2, 4, 5]
-    assert deblurring_step(19) == 19 and deblurring_step(2, lowered=()) == 2
+    sure, unsure = 0.9, 0.5
+    assert [deblurring_step(Estimate(step, 1.0, sure), True) for step in range(6)] == [0, 0, 1, 2, 4, 5]
+    assert [deblurring_step(Estimate(step, 1.0, unsure), True) for step in range(6)] == [0, 0, 1, 2, 4, 5]
+    assert deblurring_step(Estimate(19, 1.0, sure), True) == 19
+    assert deblurring_step(Estimate(2, 1.0, sure), True, lowered=()) == 2
+    assert deblurring_step(Estimate(12, 1.0, unsure), False) == 0  # a photograph estimated unsurely
+    assert deblurring_step(Estimate(12, 1.0, sure), False) == 12
+    assert deblurring_step(Estimate(12, 1.0, unsure), False, trusted=0.4) == 12

@@ -78,8 +78,9 @@ def test_a_corrupt_tiff_is_reported_and_the_others_processed(tmp_path, tiff_fold
 
 
 def test_auto_estimates_each_image_and_deblurs_it_at_its_step(tmp_path, random_weights, capsys):
-    """`auto`: one line per image with its estimated step, each PNG written, an unreadable file named."""
-    from test_estimate import blurred_texture
+    """`auto`: one line per image with its estimated step and the step it is deblurred at, each PNG written, an
+    unreadable file named; a photograph estimated unsurely is deblurred at step 0."""
+    from test_estimate import blurred_texture, unsure_photograph
 
     from hdc.io import write_tiff16
 
@@ -88,12 +89,15 @@ def test_auto_estimates_each_image_and_deblurs_it_at_its_step(tmp_path, random_w
     write_tiff16(folder / "a.tif", blurred_texture(37.0))
     write_tiff16(folder / "b.tif", blurred_texture(90.0))
     (folder / "c.tif").write_bytes(b"")
+    write_tiff16(folder / "d.tif", unsure_photograph())
     code, stdout, err = run(capsys, folder, tmp_path / "out", "auto", "--weights", random_weights, "--quiet")
     assert code == 1 and error_line(err) == ["error: c.tif: empty file"]
     lines = stdout.splitlines()
-    assert lines[0].startswith("a.tif: step 5 (radius ") and lines[1].startswith("b.tif: step 12 (radius ")
-    assert "confidence" in lines[0] and lines[2].startswith("auto (steps 5, 12): wrote 2 PNG(s)")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
+    assert lines[0].startswith("a.tif: step 5 (radius ") and lines[0].endswith(", deblurred at step 5")
+    assert lines[1].startswith("b.tif: step 12 (radius ") and lines[1].endswith(", deblurred at step 12")
+    assert lines[2].startswith("d.tif: step 2 (radius ") and lines[2].endswith(", deblurred at step 0")
+    assert "confidence" in lines[0] and lines[3].startswith("auto (steps 0, 5, 12): wrote 3 PNG(s)")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png", "d.png"]
     with Image.open(tmp_path / "out" / "b.png") as image:
         assert image.size == (720, 480)
 

@@ -82,6 +82,16 @@ def test_background_is_the_border_surface_only_where_the_border_is_paper():
         assert np.allclose(level, 2 * image.mean())  # natural: one global gain, nothing extrapolated
 
 
+def test_the_preprocessor_decides_paper_at_its_working_scale_as_its_inputs_do():
+    from hdc.preprocessing import resize as resized
+
+    preprocessor = Preprocessor(scale=7)
+    text = resized(text_like_image((140, 236)), (980, 1652), "bicubic")  # full size: 140 x 236 at 1:7
+    natural = resized(natural_like_image(), (980, 1652), "bicubic")
+    assert preprocessor.paper_border(text) and preprocessor.inputs(text, 5)[1]
+    assert not preprocessor.paper_border(natural) and not preprocessor.inputs(natural, 5)[1]
+
+
 def test_background_fit_is_deterministic():
     image = text_like_image()
     assert np.array_equal(BackgroundFit(image.shape, seed=3)(image), BackgroundFit(image.shape, seed=3)(image))
