@@ -7,8 +7,8 @@
 The Wiener baseline divides out the vignetting (the same background fit as
 the network's preprocessing), deconvolves at half resolution with a round
 disc of the nominal radius of the step (`hdc.physics.NOMINAL_RADIUS`) using
-scikit-image's `restoration.wiener` filter (`hdc.preprocessing.wiener_deconvolve`), and upscales back. Its regularization
-weight per step comes from `wiener_balance.json`, chosen by ``tune`` on a
+scikit-image's `restoration.wiener` filter (`hdc.preprocessing.wiener_deconvolve`), and upscales back. Its
+regularization weight per step comes from `wiener_balance.json`, chosen by ``tune`` on a
 synthetic set made with a seed disjoint from the test set's.
 """
 

@@ -70,7 +70,8 @@ def falloff(image):
     rows, columns = image.shape
     corners = np.mean([image[:100, :100].mean(), image[:100, -100:].mean(),
                        image[-100:, :100].mean(), image[-100:, -100:].mean()])
-    return float(corners / np.percentile(image[rows // 2 - 100:rows // 2 + 100, columns // 2 - 100:columns // 2 + 100], 90))
+    centre = image[rows // 2 - 100:rows // 2 + 100, columns // 2 - 100:columns // 2 + 100]
+    return float(corners / np.percentile(centre, 90))
 
 
 def centre_bump(image):
@@ -144,7 +145,8 @@ def measure(real_dir, samples, progress=True):
         results["full"][path.stem] = {
             "step": step, "noise_real": flat_noise(real), "noise_ours": [flat_noise(m) for m in made],
             "falloff_real": falloff(real), "falloff_ours": [falloff(m) for m in made]}
-    for path in sorted((real_dir / "mean-images").glob("step_*_mean_CAM02.png"), key=lambda p: int(p.stem.split("_")[1])):
+    for path in sorted((real_dir / "mean-images").glob("step_*_mean_CAM02.png"),
+                       key=lambda p: int(p.stem.split("_")[1])):
         step = int(path.stem.split("_")[1])
         mean_image = load_gray(path)
         results["mean"][step] = {"falloff": falloff(mean_image), "bump_real": centre_bump(mean_image),
@@ -179,7 +181,8 @@ def figures(results, folder):
     axes[0].fill_between(all_steps, low, high, alpha=0.25, label="training range")
     axes[0].plot(all_steps, physics.NOMINAL_RADIUS, "k-", label="nominal radius")
     for step, values in enumerate(physics.RADIUS_ESTIMATES):
-        axes[0].plot([step] * len(values), values, "b.", markersize=4, label="published estimates" if step == 0 else None)
+        axes[0].plot([step] * len(values), values, "b.", markersize=4,
+                     label="published estimates" if step == 0 else None)
     psf_steps = sorted(results["psf"])
     axes[0].plot(psf_steps, [results["psf"][s][0] for s in psf_steps], "rs", markersize=5,
                  label="fitted real PSFs (area radius)")
@@ -194,8 +197,9 @@ def figures(results, folder):
             axis.plot(x, [results["thumbnails"][k]["real"][index] for k in keys], marker, color="red",
                       label=f"real {kind}")
             mean = [results["thumbnails"][k]["ours_mean"][index] for k in keys]
-            axis.errorbar(x, mean, yerr=[np.subtract(mean, [results["thumbnails"][k]["ours_min"][index] for k in keys]),
-                                         np.subtract([results["thumbnails"][k]["ours_max"][index] for k in keys], mean)],
+            low = [results["thumbnails"][k]["ours_min"][index] for k in keys]
+            high = [results["thumbnails"][k]["ours_max"][index] for k in keys]
+            axis.errorbar(x, mean, yerr=[np.subtract(mean, low), np.subtract(high, mean)],
                           fmt=marker, color="blue", mfc="none", capsize=2, label=f"synthetic {kind} (mean, range)")
         axis.set_xlabel("step")
         axis.set_title(f"text {name} (10x thumbnails)")

@@ -251,7 +251,8 @@ def test_the_tuning_command_writes_the_manifest_and_a_report(tmp_path, random_we
     again = json.loads((tmp_path / "again" / "consistency.json").read_text())["2"]
     best = max(again["candidates"], key=lambda c: c["psnr"])
     assert not again["passed"] and again["margin"] == 100
-    assert consistency_for(folder, 2) == (None if best["tolerance"] is None else Consistency(tolerance=best["tolerance"]))
+    expected = None if best["tolerance"] is None else Consistency(tolerance=best["tolerance"])
+    assert consistency_for(folder, 2) == expected
     assert "PSNR (none passed)" in (tmp_path / "again" / "consistency.md").read_text()
     assert consistency.main([str(folder), "--text", str(data), "--natural", str(data), "--steps", "3",
                              "--report", str(tmp_path / "report")]) == 2

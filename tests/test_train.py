@@ -147,7 +147,8 @@ def test_warm_start_from_a_release_with_fewer_channels_and_no_skip(tmp_path, tin
     expected = 1.0 / (1.0 + np.exp(-(logit(released([inputs[..., :5], step]).numpy()[0]) + logit(image))))
     np.testing.assert_allclose(trainer.model([inputs, step]).numpy()[0], expected, atol=1e-4)
     with pytest.raises(ValueError, match="more than the article network.s input channels"):
-        Trainer(tmp_path / "other", TrainingConfig(**{**TINY, "architecture": {"dim": 4, "subdim": 8, "refinements": 2}}),
+        wider = {"dim": 4, "subdim": 8, "refinements": 2}
+        Trainer(tmp_path / "other", TrainingConfig(**{**TINY, "architecture": wider}),
                 cache_module.Cache(tiny_cache)).warm_start(config.init_from)
     keras.backend.clear_session()
 
