@@ -83,11 +83,9 @@ def test_background_is_the_border_surface_only_where_the_border_is_paper():
 
 
 def test_the_preprocessor_decides_paper_at_its_working_scale_as_its_inputs_do():
-    from hdc.preprocessing import resize as resized
-
     preprocessor = Preprocessor(scale=7)
-    text = resized(text_like_image((140, 236)), (980, 1652), "bicubic")  # full size: 140 x 236 at 1:7
-    natural = resized(natural_like_image(), (980, 1652), "bicubic")
+    text = resize(text_like_image((140, 236)), (980, 1652), "bicubic")  # full size: 140 x 236 at 1:7
+    natural = resize(natural_like_image(), (980, 1652), "bicubic")
     assert preprocessor.paper_border(text) and preprocessor.inputs(text, 5)[1]
     assert not preprocessor.paper_border(natural) and not preprocessor.inputs(natural, 5)[1]
 
