@@ -67,58 +67,47 @@ def main(argv=None):
 
 def deblur(arguments, step, files):
     """Load the weights, then deblur `files` into OUTPUT_DIR (created only once the weights are good) at
-    `step`, or at each file's estimated step when `step` is None."""
-    from hdc.inference import StepDeblurrers  # imports TensorFlow quietly (hdc.cli.import_tensorflow_quietly)
+    `step`, or at each file's estimated step when `step` is None (printing each estimate as it is made)."""
+    from hdc.inference import AutoDeblurrer, StepDeblurrers  # imports TensorFlow quietly
     from hdc.io import remove_stale_temporaries
     from hdc.pipeline import Interrupted, deblur_files
-    from hdc.weights import WeightsError, model_spec
+    from hdc.weights import WeightsError
 
     start = time.perf_counter()
     deblurrers = StepDeblurrers(arguments.weights, arguments.precision, not arguments.no_consistency,
                                 arguments.tile)
     try:
-        groups, failures = ({step: files}, []) if step is not None else estimated_groups(
-            files, model_spec(deblurrers.folder, 0).preprocessor())
-        methods = {each: deblurrers(each) for each in sorted(groups)}
+        method = deblurrers(step) if step is not None else AutoDeblurrer(deblurrers)
         output_dir = prepare_output(arguments.output_dir)
     except (WeightsError, UsageError) as error:
         return fail(error)
     remove_stale_temporaries(output_dir)
-    written = 0
-    for each, method in methods.items():
-        try:
-            count, problems = deblur_files(groups[each], output_dir, each, method,
-                                           progress=not arguments.quiet and len(files) > 1)
-        except Interrupted as stop:
-            print(f"interrupted: {written + stop.written} of {len(files)} written", file=sys.stderr)
-            return EXIT_INTERRUPTED[type(stop.cause)]
-        written += count
-        failures += problems
+    chosen = set()
+    try:
+        written, failures = deblur_files(files, output_dir, step, method,
+                                         progress=not arguments.quiet and len(files) > 1,
+                                         announce=None if step is not None else announcer(chosen))
+    except Interrupted as stop:
+        print(f"interrupted: {stop.written} of {len(files)} written", file=sys.stderr)
+        return EXIT_INTERRUPTED[type(stop.cause)]
     seconds = (time.perf_counter() - start) / max(1, len(files))
-    steps = f"step {step}" if step is not None else f"auto (steps {', '.join(map(str, methods))})"
+    steps = f"step {step}" if step is not None else f"auto (steps {', '.join(map(str, sorted(chosen)))})"
     return report_files(f"{steps}: wrote {written} PNG(s) to {output_dir}, {len(failures)} failed, "
                         f"{seconds:.2f} s per image", sorted(failures))
 
 
-def estimated_groups(files, preprocessor):
-    """({step: [files]}, [(file name, reason)]): the TIFF `files` grouped by the step they are deblurred at
-    (`hdc.estimate.deblurring_step` of their estimate and of whether their border is paper, as `preprocessor`
-    decides it), each printed as `name: step N (radius R px, confidence C), deblurred at step M`; unreadable
-    files are failures."""
-    from hdc.estimate import deblurring_step, estimate, estimate_files, estimate_line
+def announcer(chosen):
+    """The pipeline's `announce` for `auto`: prints each image's line `name: step N (radius R px, confidence C),
+    deblurred at step M` (above the progress bar) and adds M to the set `chosen`."""
+    from tqdm import tqdm
 
-    def judge(image):
-        value = estimate(image)
-        return value, deblurring_step(value, preprocessor.paper_border(image))
+    from hdc.estimate import estimate_line
 
-    judged, failures = estimate_files(files, judge)
-    groups = {}
-    for path in files:
-        if path.name in judged:
-            value, step = judged[path.name]
-            print(f"{estimate_line(path.name, value)}, deblurred at step {step}", flush=True)
-            groups.setdefault(step, []).append(path)
-    return groups, failures
+    def announce(name, prepared):
+        chosen.add(prepared.step)
+        with tqdm.external_write_mode(file=sys.stdout):
+            print(f"{estimate_line(name, prepared.estimate)}, deblurred at step {prepared.step}", flush=True)
+    return announce
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ On N full-size (2360 x 1460, 16-bit) synthetic TIFFs, in one run:
 - the I/O floor: read each TIFF and write a PNG of the same size, nothing in between;
 - the inference pipeline of main.py (weights loaded and traced once, warm-up excluded), and its
   ratio to the floor, the figure to drive down; the same with BLAS's own thread count (main.py limits BLAS
-  to one thread while its stages overlap);
+  to one thread while its stages overlap); the same with STEP auto (each image's step estimated), and its
+  ratio to the given step's;
 - main.py end to end as a command (start-up and weight loading included), seconds per image;
 - each stage alone: read, downscale, background fit, median filters, radius estimate (weights with
   radius_source estimated), Wiener channel, data consistency's input,
@@ -193,7 +194,7 @@ def versions():
 
 
 def run(count, repeats, step, weights=None, output=None, train_batches=20):
-    from hdc.inference import Deblurrer, resolve_precision
+    from hdc.inference import AutoDeblurrer, Deblurrer, StepDeblurrers, resolve_precision
     from hdc.io import read_image, write_png
     from hdc.pipeline import deblur_files
     from hdc.weights import consistency_for, default_weights_dir, model_spec
@@ -215,6 +216,8 @@ def run(count, repeats, step, weights=None, output=None, train_batches=20):
         pipeline = median_time(lambda: deblur_files(files, out, step, deblurrer, progress=False), repeats) / count
         blas_free = median_time(lambda: deblur_files(files, out, step, deblurrer, progress=False, blas_threads=None),
                                 repeats) / count
+        auto = AutoDeblurrer(StepDeblurrers(weights, resolve_precision("auto")))
+        estimated = median_time(lambda: deblur_files(files, out, None, auto, progress=False), repeats) / count
         sequential = median_time(lambda: [write_png(out / f"{p.stem}.png", deblurrer(read_image(p), step))
                                           for p in files], 1) / count
         command = [sys.executable, str(ROOT / "main.py"), str(files[0].parent), str(out), str(step), "--quiet"]
@@ -225,9 +228,11 @@ def run(count, repeats, step, weights=None, output=None, train_batches=20):
         results["per image (s)"] = {"I/O floor: read TIFF + write PNG": floor,
                                     "main.py pipeline (warm, overlapped)": pipeline,
                                     "the same, BLAS threads not limited to one": blas_free,
+                                    "the same with STEP auto (each image's step estimated)": estimated,
                                     "main.py stages run one after another, PNG write included (warm)": sequential,
                                     "main.py as a command (start-up and loading included)": end_to_end}
         results["ratio pipeline / I/O floor"] = pipeline / floor
+        results["ratio auto / given step"] = estimated / pipeline
         results["stages (s)"] = stage_times(files, deblurrer, step, repeats)
         results["precision"] = precision_comparison(files, spec, step, repeats)
         many = scratch / "many"
@@ -262,6 +267,7 @@ def write(results, folder):
              "", "| per image | seconds |", "|---|---:|"]
     lines += [f"| {name} | {value:.3f} |" for name, value in results["per image (s)"].items()]
     lines += ["", f"**Ratio of the main.py pipeline to the I/O floor: {results['ratio pipeline / I/O floor']:.2f}**",
+              "", f"Ratio of STEP auto to the given step: {results['ratio auto / given step']:.2f}.",
               "", "| stage (alone) | seconds |", "|---|---:|"]
     lines += [f"| {name} | {value:.4f} |" for name, value in results["stages (s)"].items()]
     lines += ["", "| model precision | value |", "|---|---:|"]

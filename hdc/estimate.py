@@ -227,21 +227,21 @@ def deblurring_step(value, paper, lowered=LOWERED_ESTIMATES, trusted=TRUSTED_CON
     return value.step - 1 if value.step in lowered else value.step
 
 
-def estimate(image):
-    """The `Estimate` (step, radius, confidence) of a capture `image` (H, W) float32 in [0, 1]."""
-    radius, confidence = estimate_radius(image)
+def estimate(image, spectra=None):
+    """The `Estimate` (step, radius, confidence) of a capture `image` (H, W) float32 in [0, 1]; `spectra`: its
+    `Spectra`, when already made (they can then serve `hdc.preprocessing.Preprocessor.blur_radii` too)."""
+    radius, confidence = estimate_radius(image, spectra=spectra)
     return Estimate(step_for_radius(radius), radius, confidence)
 
 
-def estimate_files(files, judge=estimate):
-    """({file name: `judge(image)`}, [(file name, reason)]) for TIFF `files`, carrying on past unreadable ones;
-    `judge` takes the image (H, W) float32 in [0, 1], by default its `Estimate`."""
+def estimate_files(files):
+    """({file name: `Estimate`}, [(file name, reason)]) for TIFF `files`, carrying on past unreadable ones."""
     from hdc.io import ImageError, read_image
 
     estimates, failures = {}, []
     for path in files:
         try:
-            estimates[Path(path).name] = judge(read_image(path))
+            estimates[Path(path).name] = estimate(read_image(path))
         except (ImageError, OSError) as error:
             failures.append((Path(path).name, str(error).removeprefix(f"{Path(path).name}: ")))
     return estimates, failures

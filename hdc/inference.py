@@ -13,8 +13,10 @@ from hdc.cli import import_tensorflow_quietly
 import_tensorflow_quietly()  # TensorFlow's loading lines stay off stderr
 import tensorflow as tf  # noqa: E402
 
+from hdc.estimate import Estimate, Spectra, deblurring_step, estimate  # noqa: E402
 from hdc.model import build_model  # noqa: E402
 from hdc.postprocessing import Observation, Postprocessor, Result  # noqa: E402
+from hdc.validation import STEPS  # noqa: E402
 from hdc.weights import WeightsError, consistency_for, default_weights_dir, model_spec  # noqa: E402
 
 
@@ -195,3 +197,39 @@ class StepDeblurrers:
             self.loaded[spec.path] = Deblurrer(spec, self.precision, tile=self.tile)
         return self.loaded[spec.path].with_consistency(consistency_for(self.folder, step) if self.consistency
                                                        else None)
+
+
+class AutoPrepared(NamedTuple):
+    """An image's `Estimate`, the step it is deblurred at, and its `Prepared` input for that step."""
+    estimate: Estimate
+    step: int
+    prepared: Prepared
+
+
+class AutoDeblurrer:
+    """Deblurs each image at its own estimated step, with the stages of `hdc.pipeline` (prepare, infer, finish)
+    over the `Deblurrer` of every step of a `StepDeblurrers`, made at once (a bad manifest fails before any
+    image). `prepare` estimates the image's step (`hdc.estimate.estimate`) and decides the step it is deblurred
+    at (`hdc.estimate.deblurring_step`, with whether its border is paper); the radius search of the preprocessing
+    reuses the estimate's spectra. The `step` the pipeline passes is ignored."""
+
+    def __init__(self, deblurrers):
+        self.methods = {step: deblurrers(step) for step in STEPS}
+
+    def prepare(self, image, step=None):
+        """An `AutoPrepared` for `image` (H, W) float32 in [0, 1]."""
+        spectra = Spectra(image)
+        value = estimate(image, spectra)
+        chosen = deblurring_step(value, self.methods[0].preprocessor.paper_border(image))
+        method = self.methods[chosen]
+        radii = method.preprocessor.blur_radii(image, chosen, spectra)
+        return AutoPrepared(value, chosen, method.prepare(image, chosen, radii))
+
+    def infer(self, prepared, step=None):
+        """(step, `Result`) of an `AutoPrepared`."""
+        return prepared.step, self.methods[prepared.step].infer(prepared.prepared, prepared.step)
+
+    def finish(self, result, shape):
+        """The final image (H, W) = `shape` float32 in [0, 1] of what `infer` returned."""
+        step, inner = result
+        return self.methods[step].finish(inner, shape)

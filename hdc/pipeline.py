@@ -68,18 +68,19 @@ def output_path(input_path, output_dir):
     return Path(output_dir) / (Path(input_path).stem + ".png")
 
 
-def deblur_files(files, output_dir, step, method, progress=True, blas_threads=1):
+def deblur_files(files, output_dir, step, method, progress=True, blas_threads=1, announce=None):
     """Deblur each TIFF of `files` into `output_dir`, carrying on past bad files.
 
     Parameters
     ----------
     files : sorted list of input paths.
     output_dir : existing, writable folder.
-    step : blur step 0..19.
+    step : blur step 0..19, or None for a method that chooses each image's step (`hdc.inference.AutoDeblurrer`).
     method : callable (image (H, W) float32 in [0, 1], step) -> (H, W) float in [0, 1], or an object
         with the stages prepare / infer / finish (e.g. `hdc.inference.Deblurrer`).
     progress : show a progress bar on stderr.
     blas_threads : BLAS threads during the run (None: BLAS's own default).
+    announce : called as ``announce(file name, prepared)`` in file order, once each image is prepared.
 
     Returns
     -------
@@ -120,7 +121,7 @@ def deblur_files(files, output_dir, step, method, progress=True, blas_threads=1)
     interrupt = None
     with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writer, \
             threadpool_limits(blas_threads, user_api="blas"), \
-            tqdm(total=len(jobs), desc=f"step {step}", unit="image", disable=not progress) as bar:
+            tqdm(total=len(jobs), desc="auto" if step is None else f"step {step}", unit="image", disable=not progress) as bar:
         reads, writes = deque(), deque()
         try:
             reads.extend(reader.submit(load, path) for path, _ in jobs[:AHEAD])
@@ -130,6 +131,8 @@ def deblur_files(files, output_dir, step, method, progress=True, blas_threads=1)
                     reads.append(reader.submit(load, jobs[index + AHEAD][0]))
                 if problem is None:
                     prepared, shape = loaded
+                    if announce is not None:
+                        announce(path.name, prepared)
                     writes.append((path, target, writer.submit(store, method.infer(prepared, step), shape, target)))
                 else:
                     failures.append((path.name, problem))

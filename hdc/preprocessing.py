@@ -357,16 +357,17 @@ class Preprocessor:
         small = resize(image, working_shape(image.shape, self.scale), "box")
         return paper_surface(small, self.fit_for(small.shape)) is not None
 
-    def estimated_radius(self, image, step):
+    def estimated_radius(self, image, step, spectra=None):
         """The disc radius in full-size pixels of `image` (H, W) float32 in [0, 1] blurred at `step`, found in
-        its own spectrum (`hdc.estimate.estimate_radius`, scaled from the image's pixels to full-size ones)
+        its own spectrum (`hdc.estimate.estimate_radius`, scaled from the image's pixels to full-size ones;
+        `spectra`: the image's `hdc.estimate.Spectra`, when already made)
         where it lies within the step's range (`wiener_ranges`, else our draws `hdc.physics.RADIUS_RANGE`)
         widened by `ESTIMATE_MARGIN`. Outside it the estimator failed (a sharp capture's lens softness hides the
         disc; a faint capture at the far steps): for a range from `RING_VISIBLE_RADIUS` up, the best radius
         within the widened range (`hdc.estimate.radius_within`); below, None."""
         from hdc.estimate import Spectra, estimate_radius, radius_within
 
-        scale, spectra = self.full_scale(image.shape), Spectra(image)
+        scale, spectra = self.full_scale(image.shape), Spectra(image) if spectra is None else spectra
         found = estimate_radius(image, spectra=spectra)[0] * scale
         step_low, step_high = self.wiener_ranges[step] if self.wiener_ranges is not None else RADIUS_RANGE[step]
         low, high = step_low / ESTIMATE_MARGIN, step_high * ESTIMATE_MARGIN
@@ -376,14 +377,14 @@ class Preprocessor:
                   if step_low >= RING_VISIBLE_RADIUS else None)
         return None if within is None else within[0] * scale
 
-    def blur_radii(self, image, step):
+    def blur_radii(self, image, step, spectra=None):
         """The disc radii (tuple, full-size pixels) of the blur model for `image` at `step`, shared by the
-        Wiener channel and the data consistency.
+        Wiener channel and the data consistency (`spectra`: as for `estimated_radius`).
 
         With radius_source "estimated" and an `estimated_radius`: 9 evenly spaced within `ESTIMATE_SPREAD` of
         it (with `wiener_ranges`), or it alone. Otherwise 9 evenly spaced over the step's `wiener_ranges`, or
         the step's entry of `radii`."""
-        found = self.estimated_radius(image, step) if self.radius_source == "estimated" else None
+        found = self.estimated_radius(image, step, spectra) if self.radius_source == "estimated" else None
         if found is not None:
             if self.wiener_ranges is None:
                 return (found,)

@@ -41,6 +41,40 @@ def test_pipeline_matches_the_plain_call_and_keeps_names(tmp_path, random_weight
             assert np.array_equal(np.asarray(written), expected)
 
 
+def test_auto_deblurs_each_image_as_its_chosen_step_does(tmp_path):
+    """`AutoDeblurrer` writes, for each image, what the deblurrer of the step it chose writes (with per-image
+    radii from the estimate's own spectra), and the pipeline announces each estimate in file order."""
+    from test_estimate import blurred_texture, unsure_photograph
+
+    from hdc.architecture import ArticleArchitecture
+    from hdc.estimate import deblurring_step, estimate
+    from hdc.inference import AutoDeblurrer, StepDeblurrers
+    from hdc.io import read_image, to_uint8
+    from hdc.model import build_model
+    from hdc.weights import export_model
+
+    architecture = ArticleArchitecture(dim=8, subdim=8, refinements=3, channels=6)
+    export_model(build_model(architecture), tmp_path / "weights", "tiny", 7, (3, 5, 7, 9), architecture,
+                 wiener_balance=0.01, radius_source="estimated")
+    (tmp_path / "in").mkdir()
+    images = {"a.tif": blurred_texture(90.0), "b.tif": unsure_photograph(), "c.tif": blurred_texture(37.0)}
+    for name, image in images.items():
+        write_tiff16(tmp_path / "in" / name, image)
+    deblurrers = StepDeblurrers(tmp_path / "weights")
+    announced = []
+    (tmp_path / "out").mkdir()
+    written, failures = deblur_files(sorted((tmp_path / "in").iterdir()), tmp_path / "out", None,
+                                     AutoDeblurrer(deblurrers), progress=False,
+                                     announce=lambda name, prepared: announced.append((name, prepared.step)))
+    assert (written, failures) == (3, []) and [name for name, _ in announced] == sorted(images)
+    assert [step for _, step in announced] == [12, 0, 5]
+    for name, step in announced:
+        image = read_image(tmp_path / "in" / name)
+        assert step == deblurring_step(estimate(image), deblurrers(0).preprocessor.paper_border(image))
+        with Image.open(tmp_path / "out" / name.replace(".tif", ".png")) as png:
+            assert np.array_equal(np.asarray(png), to_uint8(deblurrers(step)(image, step)))
+
+
 def test_plain_callables_and_bad_files(tmp_path):
     files = make_inputs(tmp_path / "in", 3)
     files[1].write_bytes(b"broken")
