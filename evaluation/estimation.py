@@ -1,6 +1,6 @@
 """Validate the blur-step estimator (`hdc.estimate`) on real and synthetic captures.
 
-    python -m evaluation.estimation [--real REAL_DIR] [--test TEST_DIR] [--output docs/estimation]
+    python -m evaluation.estimation [--real REAL_DIR] [--test TEST_DIR [--seed SEED]] [--output docs/estimation]
 
 REAL_DIR is a folder like the recovered ``hdc2021-real`` (``thumbnails/``: 10x reduced captures, ``full/CAM02``:
 full-size ones); TEST_DIR a synthetic test set. Thumbnails are estimated at their own scale with the candidate
@@ -13,6 +13,7 @@ import re
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -48,18 +49,30 @@ def full_rows(folder):
     return rows
 
 
-def test_set_estimates(test_dir, progress=True):
-    """{(true step, "text" or "natural"): [estimated steps]} over a synthetic test set."""
+class Found(NamedTuple):
+    """One test capture's estimate: its step and radius (full-size pixels), and the radius the generator drew
+    for it (None when the test set's seed is not given)."""
+    step: int
+    radius: float
+    drawn: float = None
+
+
+def test_set_estimates(test_dir, seed=None, progress=True):
+    """{(true step, "text" or "natural"): [`Found`]} over a synthetic test set; with the `seed` it was made with,
+    each capture's drawn radius is replayed (`hdc.synthetic.drawn_radius`)."""
     from tqdm import tqdm
 
     from hdc.dataset import find_samples
     from hdc.estimate import estimate
     from hdc.io import read_image
+    from hdc.synthetic import drawn_radius
 
     found = defaultdict(list)
     for sample in tqdm(find_samples(test_dir), unit="image", disable=not progress):
         kind = "natural" if sample.kind == "natural" else "text"
-        found[(sample.step, kind)].append(estimate(read_image(sample.blurred)).step)
+        value = estimate(read_image(sample.blurred))
+        drawn = None if seed is None else drawn_radius("test", seed, sample.step, sample.kind, sample.key)
+        found[(sample.step, kind)].append(Found(value.step, value.radius, drawn))
     return found
 
 
@@ -105,30 +118,58 @@ def radius_ceiling(step, points=2001):
 
 
 def synthetic_table(found):
+    """Markdown of the synthetic test set's estimates (`test_set_estimates`): per step, exact and within-one rates
+    against the step, the exact radius estimator's ceiling, and with drawn radii the rates against the step
+    whose nominal radius is nearest the drawn one and the share of radii found within 10 % of it."""
+    from hdc.estimate import step_for_radius
+
+    drawn = all(each.drawn is not None for values in found.values() for each in values)
     lines = ["### Synthetic test set", "",
-             ("The last two columns are what an exact radius estimator would reach: the share of the step's "
-              "radius draws (`hdc.physics.RADIUS_RANGE`) whose nearest nominal radius is the step, or within one "
-              "step (`evaluation.estimation.radius_ceiling`). Where adjacent steps' draws overlap, the radius alone "
-              "cannot tell them apart; a biased estimator can land above it by chance."), "",
-             ("| step | text: n | exact | within one | natural: n | exact | within one | exact radius: exact "
-              "| within one |"),
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             ("Exact radius: what an exact radius estimator would reach, the share of the step's radius draws "
+              "(`hdc.physics.RADIUS_RANGE`) whose nearest nominal radius is the step, or within one step "
+              "(`evaluation.estimation.radius_ceiling`). Where adjacent steps' draws overlap, the radius alone "
+              "cannot tell them apart; a biased estimator can land above it by chance.")]
+    if drawn:
+        lines += ["", ("Drawn radius: against the radius the generator drew for each text capture (replayed from "
+                       "the test set's seed, `hdc.synthetic.drawn_radius`), the estimator itself: the estimated "
+                       "step within one of the step whose nominal radius is nearest the drawn one, and the "
+                       "estimated radius within 10 % of the drawn one.")]
+    header = ("| step | text: n | exact | within one | natural: n | exact | within one | exact radius: exact "
+              "| within one |")
+    lines += ["", header + (" drawn radius: step within one | radius within 10 % |" if drawn else ""),
+              "|---:" * (9 + 2 * drawn) + "|"]
     for step in STEPS:
         cells = []
         for kind in ("text", "natural"):
-            estimates = found.get((step, kind), [])
+            estimates = [each.step for each in found.get((step, kind), [])]
             exact, within = rates(step, estimates) if estimates else (float("nan"), float("nan"))
             cells.append(f"{len(estimates)} | {100 * exact:.0f} % | {100 * within:.0f} %")
         ceiling_exact, ceiling_within = radius_ceiling(step)
         cells.append(f"{100 * ceiling_exact:.0f} % | {100 * ceiling_within:.0f} %")
+        if drawn:
+            text = found.get((step, "text"), [])
+            cells.append(f"{100 * drawn_within(text, step_for_radius):.0f} % | {100 * radius_close(text):.0f} %")
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
-    text = [estimate for (step, kind), values in found.items() if kind == "text" for estimate in values]
+    text = [each for (step, kind), values in found.items() if kind == "text" for each in values]
     truth = [step for (step, kind), values in found.items() if kind == "text" for _ in values]
-    within = np.mean(np.abs(np.subtract(text, truth)) <= 1) if text else float("nan")
+    within = np.mean(np.abs(np.subtract([each.step for each in text], truth)) <= 1) if text else float("nan")
     ceiling = np.mean([radius_ceiling(step)[1] for step in truth]) if truth else float("nan")
     lines += ["", (f"Text captures within one step: {100 * within:.1f} % of {len(text)} (an exact radius "
-                   f"estimator on these draws: {100 * ceiling:.1f} %)."), ""]
-    return lines
+                   f"estimator on these draws: {100 * ceiling:.1f} %).")]
+    if drawn and text:
+        lines[-1] += (f" Within one step of the drawn radius's step: {100 * drawn_within(text, step_for_radius):.1f}"
+                      f" %; radius within 10 % of the drawn one: {100 * radius_close(text):.1f} %.")
+    return lines + [""]
+
+
+def drawn_within(values, step_for_radius):
+    """The share of `Found` `values` whose step is within one of the step of their drawn radius."""
+    return float(np.mean([abs(each.step - step_for_radius(each.drawn)) <= 1 for each in values])) if values else 0.0
+
+
+def radius_close(values, tolerance=0.1):
+    """The share of `Found` `values` whose radius is within `tolerance` (relative) of their drawn radius."""
+    return float(np.mean([abs(each.radius / each.drawn - 1) <= tolerance for each in values])) if values else 0.0
 
 
 def confusion_figure(found, path):
@@ -142,7 +183,7 @@ def confusion_figure(found, path):
     for (step, kind), estimates in found.items():
         if kind == "text":
             for estimate in estimates:
-                matrix[step, estimate] += 1
+                matrix[step, estimate.step] += 1
     matrix /= np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     figure, axes = plt.subplots(figsize=(6, 5.5))
     image = axes.imshow(matrix, cmap="viridis", vmin=0, vmax=1)
@@ -161,6 +202,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m evaluation.estimation", description=__doc__.split("\n\n")[0])
     parser.add_argument("--real", type=Path, metavar="REAL_DIR", help="recovered real captures (thumbnails/, full/)")
     parser.add_argument("--test", type=Path, metavar="TEST_DIR", help="a synthetic test set")
+    parser.add_argument("--seed", type=int, help="the seed TEST_DIR was made with (hdc.synthetic --seed): also "
+                                                  "compare each estimate with the radius drawn for the capture")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "estimation")
     arguments = parser.parse_args(argv)
     if not (arguments.real or arguments.test):
@@ -176,7 +219,7 @@ def main(argv=None):
                             thumbnail_rows(arguments.real / "thumbnails"), THUMBNAIL_REDUCTION)
         lines += real_table("Real captures, full size", full_rows(arguments.real / "full" / "CAM02"))
     if arguments.test:
-        found = test_set_estimates(arguments.test)
+        found = test_set_estimates(arguments.test, arguments.seed)
         lines += synthetic_table(found)
         confusion_figure(found, arguments.output / "confusion.png")
         lines += ["![confusion](confusion.png)", ""]

@@ -196,6 +196,8 @@ class Camera:
     read_sigma, shot_gain : see `add_noise`.
     hotspot_amplitude, hotspot_width, hotspot_power, hotspot_centre : see `hotspot`.
     hotspot_additive : the spot adds light (a reflection) rather than multiplying the illumination.
+    radius : the area-equivalent radius of the defocus disc drawn for `psf`, in full-size pixels (None for the
+        sharp camera).
     """
 
     psf: np.ndarray
@@ -211,6 +213,7 @@ class Camera:
     hotspot_power: float = 1.3
     hotspot_centre: tuple = (0.0, 0.0)
     hotspot_additive: bool = True
+    radius: float = None
 
 
 def capture(scene, camera, rng):
@@ -290,7 +293,7 @@ def draw_blurred_camera(step, rng, nominal=False):
                   hotspot_amplitude=0.15 if nominal else rng.uniform(0.05, 0.30),
                   hotspot_width=rng.uniform(0.25, 0.45), hotspot_power=rng.uniform(1.1, 1.8),
                   hotspot_centre=(rng.uniform(-0.05, 0.05), rng.uniform(-0.05, 0.05)),
-                  hotspot_additive=bool(rng.random() < 0.5))
+                  hotspot_additive=bool(rng.random() < 0.5), radius=float(radius))
 
 
 def draw_sharp_camera(rng):

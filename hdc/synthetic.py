@@ -44,12 +44,14 @@ class Pair:
     scene : (H, W) float32 in [0, 1], the sharp scene in CAM02's geometry
         (a perfectly aligned training target).
     lines : the three lines of text, or None for a natural image.
+    radius : the disc radius drawn for CAM02, in full-size pixels.
     """
 
     blurred: np.ndarray
     sharp: np.ndarray
     scene: np.ndarray
     lines: list = None
+    radius: float = None
 
 
 def sample_rng(seed, step, kind, sample):
@@ -98,7 +100,8 @@ def text_pair(step, kind, rng, primary_font=False, nominal=False, reduction=1, l
     blurred_camera = reduce_camera(physics.draw_blurred_camera(step, rng, nominal), reduction)
     sharp_camera = reduce_camera(physics.draw_sharp_camera(rng), reduction)
     return Pair(blurred=physics.capture(scene, blurred_camera, rng),
-                sharp=physics.capture(sharp_scene, sharp_camera, rng), scene=scene, lines=lines)
+                sharp=physics.capture(sharp_scene, sharp_camera, rng), scene=scene, lines=lines,
+                radius=blurred_camera.radius)
 
 
 def natural_image(name):
@@ -147,7 +150,7 @@ def natural_pair(step, name, rng, nominal=False, reduction=1, augment=True):
     blurred_camera = reduce_camera(physics.draw_blurred_camera(step, rng, nominal), reduction)
     sharp_camera = reduce_camera(physics.draw_sharp_camera(rng), reduction)
     return Pair(blurred=physics.capture(scene, blurred_camera, rng),
-                sharp=physics.capture(scene, sharp_camera, rng), scene=scene)
+                sharp=physics.capture(scene, sharp_camera, rng), scene=scene, radius=blurred_camera.radius)
 
 
 def text_name(step, kind, sample):
@@ -180,18 +183,30 @@ def destinations(root, layout, step, kind, stem):
     return blurred, sharp, texts
 
 
+def sample_pair(layout, seed, step, kind, item, reduction=1):
+    """The `Pair` of one sample as ``python -m hdc.synthetic`` writes it in `layout` with `seed`: `kind` "Times",
+    "Verdana" (`item` the sample number) or "natural" (`item` the image name), at 1/`reduction` of the full
+    resolution (the draws, the radius among them, do not depend on it)."""
+    if kind == "natural":
+        index = natural_names(layout, natural_set(item)).index(item)
+        return natural_pair(step, item, sample_rng(seed, step, kind, index), augment=layout != "test",
+                            reduction=reduction)
+    return text_pair(step, kind, sample_rng(seed, step, kind, item), primary_font=True, reduction=reduction)
+
+
+def drawn_radius(layout, seed, step, kind, item):
+    """The CAM02 disc radius (full-size pixels) that ``python -m hdc.synthetic`` drew for one sample (see
+    `sample_pair`), replayed at 1/16 of the resolution: what an exact radius estimator would find."""
+    return sample_pair(layout, seed, step, kind, item, reduction=16).radius
+
+
 def write_job(job):
     """Make and write one sample; `job` = (root, layout, seed, step, kind, sample_or_name). Returns its stem."""
     from hdc.io import write_tiff16
 
     root, layout, seed, step, kind, item = job
-    if kind == "natural":
-        index = natural_names(layout, natural_set(item)).index(item)
-        pair = natural_pair(step, item, sample_rng(seed, step, kind, index), augment=layout != "test")
-        stem = natural_name(step, item)
-    else:
-        pair = text_pair(step, kind, sample_rng(seed, step, kind, item), primary_font=True)
-        stem = text_name(step, kind, item)
+    pair = sample_pair(layout, seed, step, kind, item)
+    stem = natural_name(step, item) if kind == "natural" else text_name(step, kind, item)
     blurred, sharp, texts = destinations(root, layout, step, kind, stem)
     for path in (blurred, sharp):
         path.parent.mkdir(parents=True, exist_ok=True)

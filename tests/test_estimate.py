@@ -136,3 +136,18 @@ def test_auto_deblurs_the_mild_estimates_one_step_lower_and_unsure_photographs_a
     assert deblurring_step(Estimate(12, 1.0, unsure), False) == 0  # a photograph estimated unsurely
     assert deblurring_step(Estimate(12, 1.0, sure), False) == 12
     assert deblurring_step(Estimate(12, 1.0, unsure), False, trusted=0.4) == 12
+
+
+def test_the_validation_report_compares_test_captures_with_their_drawn_radius(tmp_path):
+    """With the test set's seed the report adds, per step, the estimates against the step of the radius drawn for
+    each capture and the share of radii within 10 % of it (at step 9 the zero rings are clear: all of them)."""
+    from evaluation.estimation import main as validation_main
+    from hdc.synthetic import main as synthetic_main
+
+    synthetic_main([str(tmp_path / "test"), "--steps", "9", "--per-font", "1", "--natural", "0", "--seed", "5",
+                    "--layout", "test", "--workers", "1"])
+    assert validation_main(["--test", str(tmp_path / "test"), "--seed", "5", "--output", str(tmp_path / "report")]) == 0
+    report = (tmp_path / "report" / "estimation.md").read_text()
+    assert "drawn radius: step within one | radius within 10 % |" in report
+    assert "\n| 9 | 2 | " in report and report.split("\n| 9 | 2 | ")[1].split("\n")[0].endswith("| 100 % | 100 % |")
+    assert "Within one step of the drawn radius's step: 100.0 %" in report

@@ -122,3 +122,16 @@ def test_a_run_on_the_unseen_set_reports_its_sanity_per_kind(tmp_path):
     for group, count in (("sanity-photographs", 5), ("sanity-targets", 4)):
         report = json.loads((tmp_path / "run" / group / "sanity.json").read_text())
         assert report["2"]["count"] == count
+
+
+def test_the_drawn_radius_is_replayed_at_any_resolution():
+    """`drawn_radius` replays a written sample's draws at 1/16 of the resolution: the same radius as the full-size
+    pair's, inside the step's range, for text and natural samples."""
+    from hdc.physics import RADIUS_RANGE
+    from hdc.synthetic import drawn_radius, sample_pair
+
+    for step, kind, item in ((17, "Verdana", 3), (6, "natural", "moon")):
+        radius = drawn_radius("test", 777, step, kind, item)
+        assert radius == sample_pair("test", 777, step, kind, item, reduction=2).radius
+        assert RADIUS_RANGE[step][0] <= radius <= RADIUS_RANGE[step][1]
+    assert drawn_radius("test", 777, 17, "Verdana", 3) != drawn_radius("test", 777, 17, "Verdana", 4)
