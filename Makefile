@@ -56,7 +56,7 @@ test: setup
 #   mkdir -p runs/article-release && git archive f0bb5c7 weights/manifest.json weights/synthetic.weights.h5 \
 #       | tar -x -C runs/article-release && $(PY) -m evaluation.run $(TEST_SET) runs/eval/article-release \
 #       --weights runs/article-release/weights
-# and unet-83dfbdb, the U-Net release before the corner patches (commit 83dfbdb), made the same way from that
+# and unet-19a67fc, the U-Net release before the fresh captures (commit 19a67fc), made the same way from that
 # commit.
 KEPT_ROWS := $(filter-out network network-alone auto wiener identity,$(notdir $(wildcard docs/results/runs/*)))
 results: setup
