@@ -14,7 +14,7 @@ parts, so the threads use all cores. At most two images are read ahead and
 two written behind, so memory stays flat over any number of images. Since the
 stages already keep the cores busy, BLAS runs single-threaded during a run
 (`threadpoolctl`): its own threads, waiting on busy cores, made the whole run
-slower (0.275 s per image against 0.207 s at step 7, docs/benchmark).
+slower (0.247 s per image against 0.192 s at step 7, docs/benchmark).
 
 An interrupt (Ctrl-C, or SIGTERM through `hdc.cli.stop_on_signals`) cancels what has not started, lets the PNG
 being written finish (so every PNG on disk is complete and no temporary is left) and raises `Interrupted`.
@@ -121,7 +121,8 @@ def deblur_files(files, output_dir, step, method, progress=True, blas_threads=1,
     interrupt = None
     with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writer, \
             threadpool_limits(blas_threads, user_api="blas"), \
-            tqdm(total=len(jobs), desc="auto" if step is None else f"step {step}", unit="image", disable=not progress) as bar:
+            tqdm(total=len(jobs), desc="auto" if step is None else f"step {step}", unit="image",
+                 disable=not progress) as bar:
         reads, writes = deque(), deque()
         try:
             reads.extend(reader.submit(load, path) for path, _ in jobs[:AHEAD])
