@@ -5,7 +5,8 @@ Deblurs every TIFF in INPUT_DIR at blur step STEP (0..19) and writes one
 STEP ``auto`` estimates each image's step (`hdc.estimate`), prints it, and
 deblurs each image at its own estimate (one step lower at estimates 1-3, where
 the mild steps cannot be told apart and too much deblurring costs more; at
-step 0 for a photograph whose estimate has a confidence under 0.7).
+step 0 for a photograph whose estimate has a confidence under 0.7, and for any
+capture under 0.3).
 Exit codes: 0 all written, 1 some inputs failed, 2 bad arguments or weights, 130 interrupted by Ctrl-C,
 143 stopped by SIGTERM (what was written is complete; no temporary file is left). See the README.
 """

@@ -128,7 +128,7 @@ def test_the_spectrum_is_taken_on_a_fast_crop():
 def test_auto_deblurs_the_mild_estimates_one_step_lower_and_unsure_photographs_at_step_0():
     from hdc.estimate import Estimate, deblurring_step
 
-    sure, unsure = 0.9, 0.5
+    sure, unsure, doubtful = 0.9, 0.5, 0.2
     assert [deblurring_step(Estimate(step, 1.0, sure), True) for step in range(6)] == [0, 0, 1, 2, 4, 5]
     assert [deblurring_step(Estimate(step, 1.0, unsure), True) for step in range(6)] == [0, 0, 1, 2, 4, 5]
     assert deblurring_step(Estimate(19, 1.0, sure), True) == 19
@@ -136,6 +136,8 @@ def test_auto_deblurs_the_mild_estimates_one_step_lower_and_unsure_photographs_a
     assert deblurring_step(Estimate(12, 1.0, unsure), False) == 0  # a photograph estimated unsurely
     assert deblurring_step(Estimate(12, 1.0, sure), False) == 12
     assert deblurring_step(Estimate(12, 1.0, unsure), False, trusted=0.4) == 12
+    assert deblurring_step(Estimate(5, 1.0, doubtful), True) == 0  # any capture estimated with little confidence
+    assert deblurring_step(Estimate(5, 1.0, doubtful), True, doubtful=0.1) == 5
 
 
 def test_the_validation_report_compares_test_captures_with_their_drawn_radius(tmp_path):
