@@ -121,8 +121,6 @@ def synthetic_table(found):
     """Markdown of the synthetic test set's estimates (`test_set_estimates`): per step, exact and within-one rates
     against the step, the exact radius estimator's ceiling, and with drawn radii the rates against the step
     whose nominal radius is nearest the drawn one and the share of radii found within 10 % of it."""
-    from hdc.estimate import step_for_radius
-
     drawn = all(each.drawn is not None for values in found.values() for each in values)
     lines = ["### Synthetic test set", "",
              ("Exact radius: what an exact radius estimator would reach, the share of the step's radius draws "
@@ -148,7 +146,7 @@ def synthetic_table(found):
         cells.append(f"{100 * ceiling_exact:.0f} % | {100 * ceiling_within:.0f} %")
         if drawn:
             text = found.get((step, "text"), [])
-            cells.append(f"{100 * drawn_within(text, step_for_radius):.0f} % | {100 * radius_close(text):.0f} %")
+            cells.append(f"{100 * drawn_within(text):.0f} % | {100 * radius_close(text):.0f} %")
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
     text = [each for (step, kind), values in found.items() if kind == "text" for each in values]
     truth = [step for (step, kind), values in found.items() if kind == "text" for _ in values]
@@ -157,13 +155,15 @@ def synthetic_table(found):
     lines += ["", (f"Text captures within one step: {100 * within:.1f} % of {len(text)} (an exact radius "
                    f"estimator on these draws: {100 * ceiling:.1f} %).")]
     if drawn and text:
-        lines[-1] += (f" Within one step of the drawn radius's step: {100 * drawn_within(text, step_for_radius):.1f}"
-                      f" %; radius within 10 % of the drawn one: {100 * radius_close(text):.1f} %.")
+        lines[-1] += (f" Within one step of the drawn radius's step: {100 * drawn_within(text):.1f} %; radius "
+                      f"within 10 % of the drawn one: {100 * radius_close(text):.1f} %.")
     return lines + [""]
 
 
-def drawn_within(values, step_for_radius):
+def drawn_within(values):
     """The share of `Found` `values` whose step is within one of the step of their drawn radius."""
+    from hdc.estimate import step_for_radius
+
     return float(np.mean([abs(each.step - step_for_radius(each.drawn)) <= 1 for each in values])) if values else 0.0
 
 
