@@ -117,25 +117,46 @@ def radius_ceiling(step, points=2001):
     return float(np.mean(found == step)), float(np.mean(np.abs(found - step) <= 1))
 
 
+def best_rule_ceiling(points=20001):
+    """The within-one-step rate per step (array of 20) of the best rule that maps a radius to a step, on our
+    generator: each step's radii are drawn uniformly over `hdc.physics.RADIUS_RANGE`, and at each radius the
+    rule picks the step whose neighbourhood (itself and the steps on either side) holds the most probability.
+    No estimator of the radius alone, however exact, can place more captures within one step."""
+    from hdc.physics import RADIUS_RANGE
+
+    low, high = np.array(RADIUS_RANGE).T
+    radii = np.exp(np.linspace(np.log(low.min()), np.log(high.max()), points))
+    density = ((radii >= low[:, None]) & (radii <= high[:, None])) / (high - low)[:, None]
+    neighbourhood = np.array([density[max(0, step - 1):step + 2].sum(axis=0) for step in STEPS])
+    chosen = np.argmax(neighbourhood, axis=0)
+    weights = density * np.gradient(radii)
+    kept = np.abs(chosen[None, :] - np.array(STEPS)[:, None]) <= 1
+    return (weights * kept).sum(axis=1) / weights.sum(axis=1)
+
+
 def synthetic_table(found):
     """Markdown of the synthetic test set's estimates (`test_set_estimates`): per step, exact and within-one rates
-    against the step, the exact radius estimator's ceiling, and with drawn radii the rates against the step
+    against the step, the exact radius estimator's ceiling and the best rule's (`best_rule_ceiling`), and with
+    drawn radii the rates against the step
     whose nominal radius is nearest the drawn one and the share of radii found within 10 % of it."""
     drawn = all(each.drawn is not None for values in found.values() for each in values)
     lines = ["### Synthetic test set", "",
              ("Exact radius: what an exact radius estimator would reach, the share of the step's radius draws "
               "(`hdc.physics.RADIUS_RANGE`) whose nearest nominal radius is the step, or within one step "
               "(`evaluation.estimation.radius_ceiling`). Where adjacent steps' draws overlap, the radius alone "
-              "cannot tell them apart; a biased estimator can land above it by chance.")]
+              "cannot tell them apart; a biased estimator can land above it by chance. Any rule: the within-one "
+              "rate of the best rule from an exact radius to a step on these draws "
+              "(`evaluation.estimation.best_rule_ceiling`), the most any estimator of the radius alone can reach.")]
     if drawn:
         lines += ["", ("Drawn radius: against the radius the generator drew for each text capture (replayed from "
                        "the test set's seed, `hdc.synthetic.drawn_radius`), the estimator itself: the estimated "
                        "step within one of the step whose nominal radius is nearest the drawn one, and the "
                        "estimated radius within 10 % of the drawn one.")]
     header = ("| step | text: n | exact | within one | natural: n | exact | within one | exact radius: exact "
-              "| within one |")
+              "| within one | any rule: within one |")
     lines += ["", header + (" drawn radius: step within one | radius within 10 % |" if drawn else ""),
-              "|---:" * (9 + 2 * drawn) + "|"]
+              "|---:" * (10 + 2 * drawn) + "|"]
+    best = best_rule_ceiling()
     for step in STEPS:
         cells = []
         for kind in ("text", "natural"):
@@ -143,7 +164,7 @@ def synthetic_table(found):
             exact, within = rates(step, estimates) if estimates else (float("nan"), float("nan"))
             cells.append(f"{len(estimates)} | {100 * exact:.0f} % | {100 * within:.0f} %")
         ceiling_exact, ceiling_within = radius_ceiling(step)
-        cells.append(f"{100 * ceiling_exact:.0f} % | {100 * ceiling_within:.0f} %")
+        cells.append(f"{100 * ceiling_exact:.0f} % | {100 * ceiling_within:.0f} % | {100 * best[step]:.0f} %")
         if drawn:
             text = found.get((step, "text"), [])
             cells.append(f"{100 * drawn_within(text):.0f} % | {100 * radius_close(text):.0f} %")
@@ -153,7 +174,8 @@ def synthetic_table(found):
     within = np.mean(np.abs(np.subtract([each.step for each in text], truth)) <= 1) if text else float("nan")
     ceiling = np.mean([radius_ceiling(step)[1] for step in truth]) if truth else float("nan")
     lines += ["", (f"Text captures within one step: {100 * within:.1f} % of {len(text)} (an exact radius "
-                   f"estimator on these draws: {100 * ceiling:.1f} %).")]
+                   f"estimator on these draws: {100 * ceiling:.1f} %; with the best rule from radius to step: "
+                   f"{100 * np.mean(best[truth]):.1f} %).")]
     if drawn and text:
         lines[-1] += (f" Within one step of the drawn radius's step: {100 * drawn_within(text):.1f} %; radius "
                       f"within 10 % of the drawn one: {100 * radius_close(text):.1f} %.")

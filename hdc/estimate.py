@@ -11,7 +11,8 @@ nearest on a log scale; the confidence is that correlation (0..1).
 Measured (docs/estimation): the real 10x thumbnails give the exact step at every step 4-19 (23 of 23; at 1:10
 the discs of steps 0-3 are under 2 pixels), the five real full-size captures (steps 3, 14, 14, 15, 19) the
 exact step; on our synthetic test set 79.4 % of the text captures are within one step (an exact radius
-estimator would reach 89.7 %, as the draws of adjacent steps overlap). Against the radius drawn for each
+estimator would reach 89.7 %, as the draws of adjacent steps overlap, and the best rule from an exact radius
+to a step 97.0 %: `evaluation.estimation.best_rule_ceiling`). Against the radius drawn for each
 capture, 91.4 % are within one step of that radius's step and 76.5 % of the radii within 10 % of it: all of
 them at steps 5-15. Steps 0-4 are the weakest: their discs (1-25 px) hide behind the lens softness, so no
 zero ring shows and the confidence is low. At steps 16-19 most misses find about half the drawn radius,

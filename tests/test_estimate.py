@@ -90,6 +90,18 @@ def test_the_radius_ceiling_of_overlapping_draws():
     assert exact < within < 0.5
 
 
+def test_the_best_rule_cannot_reach_every_step_of_overlapping_draws():
+    """The best rule from radius to step finds every step whose neighbours' draws do not spill past it, and
+    over all steps beats the nearest nominal radius; step 19's draws (124-213 px) overlap steps 15-18's, so
+    even the best rule misses a quarter of them."""
+    from evaluation.estimation import best_rule_ceiling, radius_ceiling
+
+    best = best_rule_ceiling()
+    assert best.shape == (20,) and best[8] == pytest.approx(1.0)
+    assert best.mean() > np.mean([radius_ceiling(step)[1] for step in range(20)]) + 0.05
+    assert 0.6 < best[19] < 0.85 and best.mean() < 0.98
+
+
 def test_candidates_stay_within_the_band_limit_bounds():
     """A small blur leaves signal to high frequencies: the radius found respects radius x band limit <= 3."""
     from hdc.estimate import PLAUSIBLE, radial_log_spectrum, signal_band
