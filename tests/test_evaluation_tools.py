@@ -114,6 +114,31 @@ def test_leaderboard_ranks_ours_with_the_published(tmp_path):
     assert leaderboard.main([str(tmp_path / "missing"), "--output", str(tmp_path / "lb")]) == 2
 
 
+def test_leaderboard_pairs_each_run_with_the_reference_capture_by_capture(tmp_path):
+    """Differences are taken over the captures both runs scored; a gap within two standard errors is a tie."""
+    runs = {"wiener": {(0, "a"): 90, (0, "b"): 80, (0, "c"): 100, (1, "a"): 50, (1, "b"): 60, (1, "c"): 55},
+            "network": {(0, "a"): 100, (0, "b"): 70, (0, "c"): 100, (0, "d"): 0,
+                        (1, "a"): 90, (1, "b"): 95, (1, "c"): 92}}
+    for name, scores in runs.items():
+        folder = tmp_path / name / "scores"
+        folder.mkdir(parents=True)
+        steps = sorted({step for step, _ in scores})
+        folder.joinpath("results.json").write_text(json.dumps({
+            "steps": {str(step): {"mean": 80} for step in steps},
+            "images": [{"step": step, "name": key, "score": score} for (step, key), score in scores.items()]}))
+    network, wiener = (leaderboard.read_run(tmp_path / name) for name in ("network", "wiener"))
+    found = leaderboard.paired_differences(network, wiener)
+    assert found[0] == (pytest.approx(0.0), pytest.approx(np.std([10, -10, 0], ddof=1) / np.sqrt(3)), 3)
+    assert found[1][0] == pytest.approx(37.33, abs=0.01) and found[1][2] == 3
+    assert leaderboard.main([str(tmp_path / "network"), str(tmp_path / "wiener"), "--no-published",
+                             "--output", str(tmp_path / "lb")]) == 0
+    table = (tmp_path / "lb" / "leaderboard.md").read_text()
+    row = next(line for line in table[table.index("### Against wiener"):].splitlines() if line.startswith("| network"))
+    assert row.startswith("| network | +0.0 ± 5.8 *tie* | +37.3 ± ")
+    assert "*tie*" not in row.split("|")[3]
+    assert "### Against" not in leaderboard.paired_table([network], "wiener")
+
+
 def test_evaluate_command_line(tmp_path, test_set, capsys):
     from evaluation.evaluate import main as evaluate_main
     from hdc.io import read_image, write_png
