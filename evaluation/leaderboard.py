@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.results import rank_key, stop_step
-from hdc.validation import STEPS
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: default outputs go to its docs/
 
@@ -80,29 +79,37 @@ def ranked(entries):
     return sorted(entries, key=key, reverse=True)
 
 
+def measured_steps(entries):
+    """The steps (sorted) at which any of `entries` has a score."""
+    return sorted({step for entry in entries for step in entry["means"]})
+
+
 def markdown(entries):
-    header = "| rank | method | source | stop step | " + " | ".join(f"step {s}" for s in SHOWN_STEPS) + " |"
+    shown = [step for step in SHOWN_STEPS if step in measured_steps(entries)]
+    header = "| rank | method | source | stop step | " + " | ".join(f"step {s}" for s in shown) + " |"
+    published = any(entry["source"].startswith("published") for entry in entries)
     lines = ["## Local leaderboard", "",
              "Ranked by the official rule: stop step, then the mean score at the stop step, then at the steps "
-             "below. Published entries were scored by the organizers on the **real** test set; ours on a "
-             "**synthetic** test set (see the README, Results): compare with care.", "",
-             header, "|---:|---|---|---:|" + "---:|" * len(SHOWN_STEPS)]
+             "below." + (" Published entries were scored by the organizers on the **real** test set; ours on a "
+                         "**synthetic** test set (see the README, Results): compare with care." if published else ""),
+             "", header, "|---:|---|---|---:|" + "---:|" * len(shown)]
     for rank, entry in enumerate(ranked(entries), start=1):
-        cells = " | ".join(f"{entry['means'][s]:.1f}" if s in entry["means"] else "" for s in SHOWN_STEPS)
+        cells = " | ".join(f"{entry['means'][s]:.1f}" if s in entry["means"] else "" for s in shown)
         lines.append(f"| {rank} | {entry['name']} | {entry['source']} | {entry['stop']} | {cells} |")
     return "\n".join(lines) + "\n" + every_step(entries)
 
 
 def every_step(entries):
-    """The table of our runs side by side at every step 0..19, in rank order ("" without runs of ours)."""
+    """The table of our runs side by side at every measured step, in rank order ("" without runs of ours)."""
     ours = [entry for entry in ranked(entries) if not entry["source"].startswith("published")]
     if not ours:
         return ""
+    steps = measured_steps(entries)
     lines = ["", "### Our runs at every step", "",
-             "| method | stop step | " + " | ".join(str(step) for step in STEPS) + " |",
-             "|---|---:|" + "---:|" * len(STEPS)]
+             "| method | stop step | " + " | ".join(str(step) for step in steps) + " |",
+             "|---|---:|" + "---:|" * len(steps)]
     for entry in ours:
-        cells = " | ".join(f"{entry['means'][step]:.1f}" if step in entry["means"] else "" for step in STEPS)
+        cells = " | ".join(f"{entry['means'][step]:.1f}" if step in entry["means"] else "" for step in steps)
         lines.append(f"| {entry['name']} | {entry['stop']} | {cells} |")
     return "\n".join(lines) + "\n"
 
@@ -119,22 +126,23 @@ def paired_differences(entry, reference):
 
 
 def paired_table(entries, reference_name):
-    """Markdown of each of our runs' `paired_differences` to the run named `reference_name` at every step ("" when
-    it is not among them); a difference within two standard errors is marked as a tie."""
+    """Markdown of each of our runs' `paired_differences` to the run named `reference_name` at every measured step
+    ("" when it is not among them); a difference within two standard errors is marked as a tie."""
     ours = [entry for entry in ranked(entries) if "scores" in entry]
     reference = next((entry for entry in ours if entry["name"] == reference_name), None)
     if reference is None:
         return ""
+    steps = measured_steps(ours)
     lines = ["", f"### Against {reference_name}, capture by capture", "",
              f"Mean OCR score minus {reference_name}'s over the same captures, ± its standard error; *tie*: within "
              "two standard errors, a gap this set's size cannot tell from Tesseract's noise.", "",
-             "| method | " + " | ".join(str(step) for step in STEPS) + " |", "|---|" + "---:|" * len(STEPS)]
+             "| method | " + " | ".join(str(step) for step in steps) + " |", "|---|" + "---:|" * len(steps)]
     for entry in ours:
         if entry is reference:
             continue
         found = paired_differences(entry, reference)
         cells = []
-        for step in STEPS:
+        for step in steps:
             if step not in found:
                 cells.append("")
                 continue
@@ -188,7 +196,7 @@ def plot(entries, path):
     axes.axhline(70, color="red", linestyle="--", linewidth=1)
     axes.set_xlabel("blur step")
     axes.set_ylabel("mean OCR score")
-    axes.set_xticks(STEPS)
+    axes.set_xticks(measured_steps(entries))
     axes.set_ylim(-2, 102)
     axes.legend(fontsize=6, loc="lower left")
     axes.grid(alpha=0.3)

@@ -136,6 +136,8 @@ def test_leaderboard_pairs_each_run_with_the_reference_capture_by_capture(tmp_pa
     row = next(line for line in table[table.index("### Against wiener"):].splitlines() if line.startswith("| network"))
     assert row.startswith("| network | +0.0 ± 5.8 *tie* | +37.3 ± ")
     assert "*tie*" not in row.split("|")[3]
+    # a set of steps 0-1 is tabled at those steps only, and without published entries says nothing of them
+    assert "| method | stop step | 0 | 1 |\n" in table and "Published" not in table
     assert "### Against" not in leaderboard.paired_table([network], "wiener")
 
 
