@@ -20,8 +20,13 @@ REAL_DIR ?= ../shared/hdc2021-real/full
 # The mild steps 0-3 where Tesseract saturates: 100 text captures per step (seed 1006), enough to tell a gap of a
 # point from the noise; the sharp captures' own score is the ceiling.
 MILD_SET := data/mild-seed1006
+# The same captures (seed 1007) in the look-alike fonts and in two families no training drew (URW's P052, a
+# Palatino, and URW Gothic, an Avant Garde): what a font costs, capture by capture.
+FONT_STEPS := 4,8,12,14,15,16
+LOOKALIKE_SET := data/fontref-seed1007
+OTHER_FONTS_SET := data/fontshift-seed1007
 
-.PHONY: setup system-packages demo test results mild benchmark clean
+.PHONY: setup system-packages demo test results mild fonts benchmark clean
 
 setup: system-packages $(VENV)/.installed
 
@@ -109,6 +114,18 @@ mild: setup
 	$(PY) -m evaluation.evaluate runs/eval-mild/sharp/outputs $(MILD_SET) --output runs/eval-mild/sharp/scores
 	$(PY) -m evaluation.leaderboard runs/eval-mild/network runs/eval-mild/network-alone runs/eval-mild/wiener \
 		runs/eval-mild/identity runs/eval-mild/sharp --no-published --output docs/results/mild
+
+# Other fonts than the look-alikes, capture by capture (docs/results/fonts/leaderboard.md).
+fonts: setup
+	test -d $(LOOKALIKE_SET) || $(PY) -m hdc.synthetic $(LOOKALIKE_SET) --steps $(FONT_STEPS) --per-font 10 \
+		--natural 0 --seed 1007 --layout test
+	test -d $(OTHER_FONTS_SET) || $(PY) -m hdc.synthetic $(OTHER_FONTS_SET) --steps $(FONT_STEPS) --per-font 10 \
+		--natural 0 --seed 1007 --layout test --fonts "P052,URW Gothic"
+	$(PY) -m evaluation.run $(LOOKALIKE_SET) runs/eval-fonts/look-alikes --method network
+	$(PY) -m evaluation.run $(OTHER_FONTS_SET) runs/eval-fonts/other-fonts --method network
+	$(PY) -m evaluation.run $(OTHER_FONTS_SET) runs/eval-fonts/wiener-other-fonts --method wiener
+	$(PY) -m evaluation.leaderboard runs/eval-fonts/look-alikes runs/eval-fonts/other-fonts \
+		runs/eval-fonts/wiener-other-fonts --no-published --against look-alikes --output docs/results/fonts
 
 benchmark: setup
 	$(PY) -m evaluation.benchmark --output docs/benchmark

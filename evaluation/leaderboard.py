@@ -79,6 +79,12 @@ def ranked(entries):
     return sorted(entries, key=key, reverse=True)
 
 
+def stop_label(entry):
+    """The stop step of an entry as shown: none ("") for a run of ours that has no step 0, from which the
+    official rule counts."""
+    return str(entry["stop"]) if entry["source"].startswith("published") or 0 in entry["means"] else ""
+
+
 def measured_steps(entries):
     """The steps (sorted) at which any of `entries` has a score."""
     return sorted({step for entry in entries for step in entry["means"]})
@@ -95,7 +101,7 @@ def markdown(entries):
              "", header, "|---:|---|---|---:|" + "---:|" * len(shown)]
     for rank, entry in enumerate(ranked(entries), start=1):
         cells = " | ".join(f"{entry['means'][s]:.1f}" if s in entry["means"] else "" for s in shown)
-        lines.append(f"| {rank} | {entry['name']} | {entry['source']} | {entry['stop']} | {cells} |")
+        lines.append(f"| {rank} | {entry['name']} | {entry['source']} | {stop_label(entry)} | {cells} |")
     return "\n".join(lines) + "\n" + every_step(entries)
 
 
@@ -110,7 +116,7 @@ def every_step(entries):
              "|---|---:|" + "---:|" * len(steps)]
     for entry in ours:
         cells = " | ".join(f"{entry['means'][step]:.1f}" if step in entry["means"] else "" for step in steps)
-        lines.append(f"| {entry['name']} | {entry['stop']} | {cells} |")
+        lines.append(f"| {entry['name']} | {stop_label(entry)} | {cells} |")
     return "\n".join(lines) + "\n"
 
 
@@ -192,7 +198,8 @@ def plot(entries, path):
         if entry["source"].startswith("published"):
             axes.plot(steps, values, ":", marker="s", markersize=4, alpha=0.6, label=f"{entry['name']} [published]")
         else:
-            axes.plot(steps, values, "-o", linewidth=2, markersize=4, label=f"{entry['name']} (stop {entry['stop']})")
+            stop = f" (stop {stop_label(entry)})" if stop_label(entry) else ""
+            axes.plot(steps, values, "-o", linewidth=2, markersize=4, label=f"{entry['name']}{stop}")
     axes.axhline(70, color="red", linestyle="--", linewidth=1)
     axes.set_xlabel("blur step")
     axes.set_ylabel("mean OCR score")

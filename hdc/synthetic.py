@@ -80,16 +80,18 @@ def reduce_geometry(geometry, reduction):
     return dataclasses.replace(geometry, pixels_per_display=geometry.pixels_per_display / reduction)
 
 
-def text_pair(step, kind, rng, primary_font=False, nominal=False, reduction=1, lines=None):
+def text_pair(step, kind, rng, primary_font=False, nominal=False, reduction=1, lines=None, family=None):
     """A synthetic text `Pair` for blur `step` and font `kind` ("Times" or "Verdana").
 
     primary_font : use the primary look-alike font (as in the official-layout
         files) instead of a random one from the pool.
+    family : an installed font family to draw instead of the look-alikes (the same draws as the primary
+        font's otherwise: a font-shift test).
     nominal : nominal radius and round aperture instead of randomized physics.
     reduction : simulate at 1/reduction of the full resolution (for fast training data).
     """
     lines = lines or text.random_text(rng)
-    layout = text.draw_layout(kind, rng, primary_only=primary_font)
+    layout = text.draw_layout(kind, rng, primary_only=primary_font, family=family)
     display = text.render_display(lines, layout)
     shape = frame_shape(reduction)
     sharp_geometry = text.draw_geometry(rng)
@@ -183,15 +185,17 @@ def destinations(root, layout, step, kind, stem):
     return blurred, sharp, texts
 
 
-def sample_pair(layout, seed, step, kind, item, reduction=1):
+def sample_pair(layout, seed, step, kind, item, reduction=1, fonts=None):
     """The `Pair` of one sample as ``python -m hdc.synthetic`` writes it in `layout` with `seed`: `kind` "Times",
     "Verdana" (`item` the sample number) or "natural" (`item` the image name), at 1/`reduction` of the full
-    resolution (the draws, the radius among them, do not depend on it)."""
+    resolution (the draws, the radius among them, do not depend on it); `fonts` ({kind: family}) draws the
+    text in other families than the look-alikes, with the same draws otherwise."""
     if kind == "natural":
         index = natural_names(layout, natural_set(item)).index(item)
         return natural_pair(step, item, sample_rng(seed, step, kind, index), augment=layout != "test",
                             reduction=reduction)
-    return text_pair(step, kind, sample_rng(seed, step, kind, item), primary_font=True, reduction=reduction)
+    return text_pair(step, kind, sample_rng(seed, step, kind, item), primary_font=True, reduction=reduction,
+                     family=(fonts or {}).get(kind))
 
 
 def drawn_radius(layout, seed, step, kind, item):
@@ -201,11 +205,12 @@ def drawn_radius(layout, seed, step, kind, item):
 
 
 def write_job(job):
-    """Make and write one sample; `job` = (root, layout, seed, step, kind, sample_or_name). Returns its stem."""
+    """Make and write one sample; `job` = (root, layout, seed, step, kind, sample_or_name, fonts) (`fonts` as
+    `sample_pair`'s). Returns its stem."""
     from hdc.io import write_tiff16
 
-    root, layout, seed, step, kind, item = job
-    pair = sample_pair(layout, seed, step, kind, item)
+    root, layout, seed, step, kind, item, fonts = job
+    pair = sample_pair(layout, seed, step, kind, item, fonts=fonts)
     stem = natural_name(step, item) if kind == "natural" else text_name(step, kind, item)
     blurred, sharp, texts = destinations(root, layout, step, kind, stem)
     for path in (blurred, sharp):
@@ -234,12 +239,13 @@ def natural_names(layout, other=None):
     return NATURAL_TEST if layout == "test" else NATURAL_TRAIN
 
 
-def jobs_for(root, layout, steps, per_font, natural, seed, other=None):
+def jobs_for(root, layout, steps, per_font, natural, seed, other=None, fonts=None):
     jobs = []
     for step in steps:
         for kind in ("Times", "Verdana"):
-            jobs.extend((root, layout, seed, step, kind, sample) for sample in range(1, per_font + 1))
-        jobs.extend((root, layout, seed, step, "natural", name) for name in natural_names(layout, other)[:natural])
+            jobs.extend((root, layout, seed, step, kind, sample, fonts) for sample in range(1, per_font + 1))
+        jobs.extend((root, layout, seed, step, "natural", name, fonts)
+                    for name in natural_names(layout, other)[:natural])
     return jobs
 
 
@@ -258,6 +264,10 @@ def main(argv=None):
     parser.add_argument("--tuning", action="store_true",
                         help="natural images of hdc.unseen.TUNING (in no training or sanity set), for tuning the "
                              "data consistency")
+    parser.add_argument("--fonts", metavar="TIMES,VERDANA",
+                        help="draw the Times and the Verdana samples in these two installed font families instead of "
+                             "the look-alikes, with the same draws otherwise (a font-shift test set, e.g. "
+                             "'P052,URW Gothic'); file names keep timesR and verdanaRef")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     arguments = parser.parse_args(argv)
     if arguments.per_font < 0:
@@ -270,13 +280,20 @@ def main(argv=None):
         len(names) if arguments.layout == "test" or other else 0)
     if not 0 <= natural <= len(names):
         parser.error(f"--natural must be in 0..{len(names)} for --layout {arguments.layout}, got {natural}")
+    fonts = None
+    if arguments.fonts is not None:
+        families = [family.strip() for family in arguments.fonts.split(",")]
+        if len(families) != 2 or not all(families):
+            parser.error(f"--fonts takes two font families, TIMES,VERDANA; got {arguments.fonts!r}")
+        fonts = dict(zip(("Times", "Verdana"), families))
     try:
-        text.font_paths("Times"), text.font_paths("Verdana")
+        for kind in ("Times", "Verdana"):
+            text.font_paths(kind, family=(fonts or {}).get(kind))
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     jobs = jobs_for(arguments.output, arguments.layout, arguments.steps, arguments.per_font, natural, arguments.seed,
-                    other)
+                    other, fonts)
     start = time.perf_counter()
     run_jobs(jobs, arguments.workers)
     seconds = time.perf_counter() - start

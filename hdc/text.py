@@ -47,16 +47,17 @@ def find_font(family):
         return None
 
 
-def font_paths(kind, primary_only=False):
-    """Installed font files for "Times" or "Verdana" look-alikes (the primary one first).
+def font_paths(kind, primary_only=False, family=None):
+    """Installed font files for "Times" or "Verdana" look-alikes (the primary one first), or of `family` alone
+    (any installed family, drawn instead of the look-alikes: a font-shift test).
 
     Raises `RuntimeError` naming the Debian packages to install when none is found.
     """
-    families = FONT_FAMILIES[kind][:1] if primary_only else FONT_FAMILIES[kind]
+    families = (family,) if family else FONT_FAMILIES[kind][:1] if primary_only else FONT_FAMILIES[kind]
     paths = [path for path in (find_font(family) for family in families) if path]
     paths = list(dict.fromkeys(paths))
     if not paths:
-        raise RuntimeError(f"no {kind}-like font found ({', '.join(families)}); install the Debian packages "
+        raise RuntimeError(f"no font found for {kind} ({', '.join(families)}); install the Debian packages "
                            "fonts-liberation2 fonts-dejavu-core fonts-urw-base35 ttf-bitstream-vera")
     return [str(path) for path in paths]
 
@@ -90,10 +91,11 @@ class Layout:
     baseline_drop: float = 0.33
 
 
-def draw_layout(kind, rng, primary_only=False, jitter=True):
-    """A random `Layout` for "Times" or "Verdana": a look-alike font and sizes near the measured ones."""
-    paths = font_paths(kind, primary_only)
-    path = paths[0] if primary_only else paths[rng.integers(len(paths))]
+def draw_layout(kind, rng, primary_only=False, jitter=True, family=None):
+    """A random `Layout` for "Times" or "Verdana": a look-alike font (or `family`, drawing from `rng` as the
+    primary look-alike does) and sizes near the measured ones."""
+    paths = font_paths(kind, primary_only, family)
+    path = paths[0] if primary_only or family else paths[rng.integers(len(paths))]
     if not jitter:
         return Layout(path, FONT_SIZE[kind], LINE_PITCH[kind], baseline_drop=BASELINE_DROP[kind])
     return Layout(path, FONT_SIZE[kind] * rng.uniform(0.92, 1.08), LINE_PITCH[kind] * rng.uniform(0.94, 1.06),

@@ -139,6 +139,9 @@ def test_leaderboard_pairs_each_run_with_the_reference_capture_by_capture(tmp_pa
     # a set of steps 0-1 is tabled at those steps only, and without published entries says nothing of them
     assert "| method | stop step | 0 | 1 |\n" in table and "Published" not in table
     assert "### Against" not in leaderboard.paired_table([network], "wiener")
+    # the official rule counts from step 0: a run without it shows no stop step
+    assert leaderboard.stop_label({"source": "ours", "means": {4: 90.0}, "stop": -1}) == ""
+    assert leaderboard.stop_label(network) == "1"
 
 
 def test_evaluate_command_line(tmp_path, test_set, capsys):

@@ -135,3 +135,22 @@ def test_the_drawn_radius_is_replayed_at_any_resolution():
         assert radius == sample_pair("test", 777, step, kind, item, reduction=2).radius
         assert RADIUS_RANGE[step][0] <= radius <= RADIUS_RANGE[step][1]
     assert drawn_radius("test", 777, 17, "Verdana", 3) != drawn_radius("test", 777, 17, "Verdana", 4)
+
+
+def test_a_font_shift_set_changes_the_font_and_nothing_else(tmp_path, capsys):
+    """`--fonts` draws the text in other families with the same draws otherwise: same lines and radius, another
+    picture; an unknown family or a malformed option is refused."""
+    from hdc.synthetic import sample_pair
+
+    fonts = {"Times": "P052", "Verdana": "URW Gothic"}
+    lookalike = sample_pair("test", 5, 9, "Verdana", 1, reduction=8)
+    shifted = sample_pair("test", 5, 9, "Verdana", 1, reduction=8, fonts=fonts)
+    assert shifted.lines == lookalike.lines and shifted.radius == lookalike.radius
+    assert np.abs(shifted.sharp - lookalike.sharp).max() > 0.1
+    assert synthetic.main([str(tmp_path / "shift"), "--steps", "2", "--per-font", "1", "--layout", "test",
+                           "--natural", "0", "--fonts", "P052,URW Gothic", "--workers", "1"]) == 0
+    assert len(list((tmp_path / "shift").rglob("focusStep_2_timesR_size_30_sample_0001.tif"))) == 2
+    assert synthetic.main([str(tmp_path / "none"), "--fonts", "P052,No Such Font"]) == 2
+    assert "no font found for Verdana (No Such Font)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        synthetic.main([str(tmp_path / "bad"), "--fonts", "P052"])
