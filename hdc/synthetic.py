@@ -80,18 +80,20 @@ def reduce_geometry(geometry, reduction):
     return dataclasses.replace(geometry, pixels_per_display=geometry.pixels_per_display / reduction)
 
 
-def text_pair(step, kind, rng, primary_font=False, nominal=False, reduction=1, lines=None, family=None):
+def text_pair(step, kind, rng, primary_font=False, nominal=False, reduction=1, lines=None, family=None,
+              pool="look-alikes"):
     """A synthetic text `Pair` for blur `step` and font `kind` ("Times" or "Verdana").
 
     primary_font : use the primary look-alike font (as in the official-layout
         files) instead of a random one from the pool.
     family : an installed font family to draw instead of the look-alikes (the same draws as the primary
         font's otherwise: a font-shift test).
+    pool : the fonts drawn from without `primary_font` (`hdc.text.font_paths`: "look-alikes" or "wide").
     nominal : nominal radius and round aperture instead of randomized physics.
     reduction : simulate at 1/reduction of the full resolution (for fast training data).
     """
     lines = lines or text.random_text(rng)
-    layout = text.draw_layout(kind, rng, primary_only=primary_font, family=family)
+    layout = text.draw_layout(kind, rng, primary_only=primary_font, family=family, pool=pool)
     display = text.render_display(lines, layout)
     shape = frame_shape(reduction)
     sharp_geometry = text.draw_geometry(rng)

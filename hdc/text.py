@@ -27,6 +27,15 @@ FONT_FAMILIES = {
     "Verdana": ("DejaVu Sans", "Bitstream Vera Sans", "Liberation Sans", "Nimbus Sans", "TeX Gyre Heros"),
 }
 
+# More families for training only (`--fonts wide` of hdc.train), by the class whose size and pitch they take:
+# other serif and sans shapes, widths and monospaced faces, so that the network learns strokes rather than the
+# look-alikes' letters. URW's P052 and URW Gothic stay out: they are the font-shift test's (`make fonts`).
+TRAINING_FAMILIES = {
+    "Times": ("C059", "URW Bookman", "Nimbus Mono PS", "Liberation Mono"),
+    "Verdana": ("Nimbus Sans Narrow", "DejaVu Sans Mono", "Bitstream Vera Sans Mono"),
+}
+FONT_POOLS = ("look-alikes", "wide")
+
 # Font size in display pixels and line pitch (in font sizes), measured on the
 # real sharp captures (docs/calibration.md).
 FONT_SIZE = {"Times": 35.0, "Verdana": 32.5}
@@ -47,13 +56,19 @@ def find_font(family):
         return None
 
 
-def font_paths(kind, primary_only=False, family=None):
-    """Installed font files for "Times" or "Verdana" look-alikes (the primary one first), or of `family` alone
-    (any installed family, drawn instead of the look-alikes: a font-shift test).
+def font_paths(kind, primary_only=False, family=None, pool="look-alikes"):
+    """Installed font files for "Times" or "Verdana" look-alikes (the primary one first), with the
+    `TRAINING_FAMILIES` of that class for `pool` "wide", or of `family` alone (any installed family, drawn
+    instead of the look-alikes: a font-shift test).
 
     Raises `RuntimeError` naming the Debian packages to install when none is found.
     """
-    families = (family,) if family else FONT_FAMILIES[kind][:1] if primary_only else FONT_FAMILIES[kind]
+    if family:
+        families = (family,)
+    elif primary_only:
+        families = FONT_FAMILIES[kind][:1]
+    else:
+        families = FONT_FAMILIES[kind] + (TRAINING_FAMILIES[kind] if pool == "wide" else ())
     paths = [path for path in (find_font(family) for family in families) if path]
     paths = list(dict.fromkeys(paths))
     if not paths:
@@ -91,10 +106,10 @@ class Layout:
     baseline_drop: float = 0.33
 
 
-def draw_layout(kind, rng, primary_only=False, jitter=True, family=None):
-    """A random `Layout` for "Times" or "Verdana": a look-alike font (or `family`, drawing from `rng` as the
-    primary look-alike does) and sizes near the measured ones."""
-    paths = font_paths(kind, primary_only, family)
+def draw_layout(kind, rng, primary_only=False, jitter=True, family=None, pool="look-alikes"):
+    """A random `Layout` for "Times" or "Verdana": a font of the `pool` (`font_paths`; or `family`, drawing
+    from `rng` as the primary look-alike does) and sizes near the measured ones."""
+    paths = font_paths(kind, primary_only, family, pool)
     path = paths[0] if primary_only or family else paths[rng.integers(len(paths))]
     if not jitter:
         return Layout(path, FONT_SIZE[kind], LINE_PITCH[kind], baseline_drop=BASELINE_DROP[kind])

@@ -317,3 +317,22 @@ def test_shading_lays_a_smooth_field_over_text_inputs_only(tiny_cache):
     config = TrainingConfig(**{**TINY, "shading": 0.05})
     first, again = (training_batch(cache, rows, config, 4) for _ in range(2))
     np.testing.assert_array_equal(first[0], again[0])
+
+
+def test_the_wide_font_pool_trains_on_more_families_but_not_the_font_shift_tests(tmp_path):
+    """`fonts` "wide" adds `hdc.text.TRAINING_FAMILIES` to the look-alikes (never the families of the font-shift
+    test) and is part of the cache's identity; any other value is refused before anything runs."""
+    from hdc import text
+
+    lookalikes, wide = text.font_paths("Verdana"), text.font_paths("Verdana", pool="wide")
+    assert set(lookalikes) < set(wide)
+    assert not any(name in path for path in text.font_paths("Times", pool="wide") + wide
+                   for name in ("P052", "URWGothic"))
+    with pytest.raises(ValueError, match="fonts must be one of look-alikes, wide"):
+        TrainingConfig(**{**TINY, "fonts": "bold"})
+    config = TrainingConfig(**{**TINY, "steps": [3], "per_step": 2, "natural_fraction": 0.0, "fonts": "wide"})
+    cache = cache_module.build_synthetic(tmp_path, config.steps, config.per_step, config.natural_fraction,
+                                         config.seed, config.preprocessor(), config.reduction, workers=1,
+                                         progress=False, fonts=config.fonts)
+    assert json.loads((tmp_path / cache_module.INFO_NAME).read_text())["source"]["fonts"] == "wide"
+    assert cache.count == 2

@@ -14,6 +14,7 @@ from hdc.architecture import KINDS
 from hdc.cli import fail, steps_argument
 from hdc.physics import RADIUS_RANGE
 from hdc.preprocessing import RADIUS_SOURCES
+from hdc.text import FONT_POOLS
 from hdc.train.config import CONFIG_NAME, RESUMABLE, TrainingConfig
 from hdc.train.release import release, seed_from_release
 
@@ -75,6 +76,9 @@ def parse_arguments(argv):
             parser.add_argument(flag, choices=RADIUS_SOURCES, default=None,
                                 help="estimated: the Wiener channel and the data consistency use each capture's own "
                                      "radius where it is plausible")
+        elif field.name == "fonts":
+            parser.add_argument(flag, choices=FONT_POOLS, default=None,
+                                help="wide: the synthetic text also in other families than the look-alikes")
         elif field.name == "wiener_ranges":
             parser.add_argument(flag, choices=("draws", "none"), default=None,
                                 help="draws: the Wiener channel covers each step's range of training radii")

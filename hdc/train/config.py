@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from hdc.physics import NOMINAL_RADIUS
+from hdc.text import FONT_POOLS
 from hdc.validation import STEPS, dataclass_from_dict, positive_integer_problems
 
 CONFIG_NAME = "config.json"
@@ -25,6 +26,8 @@ class TrainingConfig:
     per_step : synthetic images per step in the cache.
     natural_fraction : share of blurred natural images (the sanity check), synthetic data only.
     reduction : the synthetic generator works at 1/reduction of full resolution.
+    fonts : the synthetic text's fonts: "look-alikes" (of the challenge's two) or "wide" (with
+        `hdc.text.TRAINING_FAMILIES`, other shapes, widths and monospaced faces).
     seed : seed of the data order, crops and synthetic samples, and of the initial weights.
 
     The network and its inputs:
@@ -75,6 +78,7 @@ class TrainingConfig:
     per_step: int = 200
     natural_fraction: float = 0.1
     reduction: int = 2
+    fonts: str = "look-alikes"
     seed: int = 0
 
     scale: float = 7.0
@@ -122,6 +126,8 @@ class TrainingConfig:
                             f"got {self.crop}")
         problems += positive_integer_problems(self, ("per_step", "batch", "samples", "validation_crops", "log_every",
                                                      "reduction"))
+        if self.fonts not in FONT_POOLS:
+            problems.append(f"fonts must be one of {', '.join(FONT_POOLS)}, got {self.fonts!r}")
         if not 0 <= self.shading < 0.5:
             problems.append(f"shading must be in [0, 0.5), got {self.shading}")
         for name in ("natural_fraction", "validation_fraction", "central_fraction"):
