@@ -137,8 +137,8 @@ def best_rule_ceiling(points=20001):
 def synthetic_table(found):
     """Markdown of the synthetic test set's estimates (`test_set_estimates`): per step, exact and within-one rates
     against the step, the exact radius estimator's ceiling and the best rule's (`best_rule_ceiling`), and with
-    drawn radii the rates against the step
-    whose nominal radius is nearest the drawn one and the share of radii found within 10 % of it."""
+    drawn radii the rates against the step whose nominal radius is nearest the drawn one and the share of radii
+    found within 10 % of it."""
     drawn = all(each.drawn is not None for values in found.values() for each in values)
     lines = ["### Synthetic test set", "",
              ("Exact radius: what an exact radius estimator would reach, the share of the step's radius draws "

@@ -69,7 +69,7 @@ def font_paths(kind, primary_only=False, family=None, pool="look-alikes"):
         families = FONT_FAMILIES[kind][:1]
     else:
         families = FONT_FAMILIES[kind] + (TRAINING_FAMILIES[kind] if pool == "wide" else ())
-    paths = [path for path in (find_font(family) for family in families) if path]
+    paths = [path for path in (find_font(name) for name in families) if path]
     paths = list(dict.fromkeys(paths))
     if not paths:
         raise RuntimeError(f"no font found for {kind} ({', '.join(families)}); install the Debian packages "
