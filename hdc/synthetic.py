@@ -187,17 +187,17 @@ def destinations(root, layout, step, kind, stem):
     return blurred, sharp, texts
 
 
-def sample_pair(layout, seed, step, kind, item, reduction=1, fonts=None):
+def sample_pair(layout, seed, step, kind, item, reduction=1, families=None):
     """The `Pair` of one sample as ``python -m hdc.synthetic`` writes it in `layout` with `seed`: `kind` "Times",
     "Verdana" (`item` the sample number) or "natural" (`item` the image name), at 1/`reduction` of the full
-    resolution (the draws, the radius among them, do not depend on it); `fonts` ({kind: family}) draws the
+    resolution (the draws, the radius among them, do not depend on it); `families` ({kind: family}) draws the
     text in other families than the look-alikes, with the same draws otherwise."""
     if kind == "natural":
         index = natural_names(layout, natural_set(item)).index(item)
         return natural_pair(step, item, sample_rng(seed, step, kind, index), augment=layout != "test",
                             reduction=reduction)
     return text_pair(step, kind, sample_rng(seed, step, kind, item), primary_font=True, reduction=reduction,
-                     family=(fonts or {}).get(kind))
+                     family=(families or {}).get(kind))
 
 
 def drawn_radius(layout, seed, step, kind, item):
@@ -207,12 +207,12 @@ def drawn_radius(layout, seed, step, kind, item):
 
 
 def write_job(job):
-    """Make and write one sample; `job` = (root, layout, seed, step, kind, sample_or_name, fonts) (`fonts` as
+    """Make and write one sample; `job` = (root, layout, seed, step, kind, sample_or_name, families) (`families` as
     `sample_pair`'s). Returns its stem."""
     from hdc.io import write_tiff16
 
-    root, layout, seed, step, kind, item, fonts = job
-    pair = sample_pair(layout, seed, step, kind, item, fonts=fonts)
+    root, layout, seed, step, kind, item, families = job
+    pair = sample_pair(layout, seed, step, kind, item, families=families)
     stem = natural_name(step, item) if kind == "natural" else text_name(step, kind, item)
     blurred, sharp, texts = destinations(root, layout, step, kind, stem)
     for path in (blurred, sharp):
@@ -241,12 +241,12 @@ def natural_names(layout, other=None):
     return NATURAL_TEST if layout == "test" else NATURAL_TRAIN
 
 
-def jobs_for(root, layout, steps, per_font, natural, seed, other=None, fonts=None):
+def jobs_for(root, layout, steps, per_font, natural, seed, other=None, families=None):
     jobs = []
     for step in steps:
         for kind in ("Times", "Verdana"):
-            jobs.extend((root, layout, seed, step, kind, sample, fonts) for sample in range(1, per_font + 1))
-        jobs.extend((root, layout, seed, step, "natural", name, fonts)
+            jobs.extend((root, layout, seed, step, kind, sample, families) for sample in range(1, per_font + 1))
+        jobs.extend((root, layout, seed, step, "natural", name, families)
                     for name in natural_names(layout, other)[:natural])
     return jobs
 
@@ -282,20 +282,20 @@ def main(argv=None):
         len(names) if arguments.layout == "test" or other else 0)
     if not 0 <= natural <= len(names):
         parser.error(f"--natural must be in 0..{len(names)} for --layout {arguments.layout}, got {natural}")
-    fonts = None
+    families = None
     if arguments.fonts is not None:
-        families = [family.strip() for family in arguments.fonts.split(",")]
-        if len(families) != 2 or not all(families):
+        names = [name.strip() for name in arguments.fonts.split(",")]
+        if len(names) != 2 or not all(names):
             parser.error(f"--fonts takes two font families, TIMES,VERDANA; got {arguments.fonts!r}")
-        fonts = dict(zip(("Times", "Verdana"), families))
+        families = dict(zip(("Times", "Verdana"), names))
     try:
         for kind in ("Times", "Verdana"):
-            text.font_paths(kind, family=(fonts or {}).get(kind))
+            text.font_paths(kind, family=(families or {}).get(kind))
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     jobs = jobs_for(arguments.output, arguments.layout, arguments.steps, arguments.per_font, natural, arguments.seed,
-                    other, fonts)
+                    other, families)
     start = time.perf_counter()
     run_jobs(jobs, arguments.workers)
     seconds = time.perf_counter() - start

@@ -142,9 +142,9 @@ def test_a_font_shift_set_changes_the_font_and_nothing_else(tmp_path, capsys):
     picture; an unknown family or a malformed option is refused."""
     from hdc.synthetic import sample_pair
 
-    fonts = {"Times": "P052", "Verdana": "URW Gothic"}
+    families = {"Times": "P052", "Verdana": "URW Gothic"}
     lookalike = sample_pair("test", 5, 9, "Verdana", 1, reduction=8)
-    shifted = sample_pair("test", 5, 9, "Verdana", 1, reduction=8, fonts=fonts)
+    shifted = sample_pair("test", 5, 9, "Verdana", 1, reduction=8, families=families)
     assert shifted.lines == lookalike.lines and shifted.radius == lookalike.radius
     assert np.abs(shifted.sharp - lookalike.sharp).max() > 0.1
     assert synthetic.main([str(tmp_path / "shift"), "--steps", "2", "--per-font", "1", "--layout", "test",
