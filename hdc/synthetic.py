@@ -88,7 +88,7 @@ def text_pair(step, kind, rng, primary_font=False, nominal=False, reduction=1, l
         files) instead of a random one from the pool.
     family : an installed font family to draw instead of the look-alikes (the same draws as the primary
         font's otherwise: a font-shift test).
-    pool : the fonts drawn from without `primary_font` (`hdc.text.font_paths`: "look-alikes" or "wide").
+    pool : the fonts drawn from without `primary_font` (`hdc.text.font_paths`: "look-alikes", "wide" or "varied").
     nominal : nominal radius and round aperture instead of randomized physics.
     reduction : simulate at 1/reduction of the full resolution (for fast training data).
     """

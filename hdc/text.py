@@ -34,7 +34,14 @@ TRAINING_FAMILIES = {
     "Times": ("C059", "URW Bookman", "Nimbus Mono PS", "Liberation Mono"),
     "Verdana": ("Nimbus Sans Narrow", "DejaVu Sans Mono", "Bitstream Vera Sans Mono"),
 }
-FONT_POOLS = ("look-alikes", "wide")
+# "varied" is "wide" with each text's glyphs also bolder or lighter, narrower or wider and slanted
+# (`GLYPH_VARIATION`): shapes that no installed family has.
+FONT_POOLS = ("look-alikes", "wide", "varied")
+# Ranges of the "varied" pool: stroke weight change (display pixels, both sides of a stroke together; the
+# look-alikes' strokes are about 3 wide), horizontal stretch (factor) and slant (horizontal shift per row).
+GLYPH_VARIATION = {"weight": (-0.8, 1.2), "stretch": (0.85, 1.12), "slant": (-0.1, 0.1)}
+# Supersampling factor of the display when the glyphs are varied.
+GLYPH_SUPERSAMPLING = 4
 
 # Font size in display pixels and line pitch (in font sizes), measured on the
 # real sharp captures (docs/calibration.md).
@@ -58,7 +65,7 @@ def find_font(family):
 
 def font_paths(kind, primary_only=False, family=None, pool="look-alikes"):
     """Installed font files for "Times" or "Verdana" look-alikes (the primary one first), with the
-    `TRAINING_FAMILIES` of that class for `pool` "wide", or of `family` alone (any installed family, drawn
+    `TRAINING_FAMILIES` of that class for `pool` "wide" or "varied", or of `family` alone (any installed family, drawn
     instead of the look-alikes: a font-shift test).
 
     Raises `RuntimeError` naming the Debian packages to install when none is found.
@@ -68,7 +75,7 @@ def font_paths(kind, primary_only=False, family=None, pool="look-alikes"):
     elif primary_only:
         families = FONT_FAMILIES[kind][:1]
     else:
-        families = FONT_FAMILIES[kind] + (TRAINING_FAMILIES[kind] if pool == "wide" else ())
+        families = FONT_FAMILIES[kind] + (TRAINING_FAMILIES[kind] if pool != "look-alikes" else ())
     paths = [path for path in (find_font(name) for name in families) if path]
     paths = list(dict.fromkeys(paths))
     if not paths:
@@ -96,7 +103,8 @@ def random_text(rng, lines=3, digits=True):
 
 @dataclasses.dataclass(frozen=True)
 class Layout:
-    """How the text sits on the display: size, pitch, offset, stroke weight."""
+    """How the text sits on the display: size, pitch, offset, stroke weight (the rendering's threshold and
+    `weight`, a change of the strokes' width in display pixels), horizontal `stretch` and `slant`."""
 
     font_path: str
     size: float
@@ -104,17 +112,28 @@ class Layout:
     offset: tuple = (0.0, 0.0)
     threshold: int = 128
     baseline_drop: float = 0.33
+    weight: float = 0.0
+    stretch: float = 1.0
+    slant: float = 0.0
+
+    @property
+    def varied(self):
+        return (self.weight, self.stretch, self.slant) != (0.0, 1.0, 0.0)
 
 
 def draw_layout(kind, rng, primary_only=False, jitter=True, family=None, pool="look-alikes"):
     """A random `Layout` for "Times" or "Verdana": a font of the `pool` (`font_paths`; or `family`, drawing
-    from `rng` as the primary look-alike does) and sizes near the measured ones."""
+    from `rng` as the primary look-alike does) and sizes near the measured ones; for the pool "varied" also
+    the glyphs' weight, stretch and slant (`GLYPH_VARIATION`, drawn after the rest)."""
     paths = font_paths(kind, primary_only, family, pool)
     path = paths[0] if primary_only or family else paths[rng.integers(len(paths))]
     if not jitter:
         return Layout(path, FONT_SIZE[kind], LINE_PITCH[kind], baseline_drop=BASELINE_DROP[kind])
-    return Layout(path, FONT_SIZE[kind] * rng.uniform(0.92, 1.08), LINE_PITCH[kind] * rng.uniform(0.94, 1.06),
-                  (rng.uniform(-4, 4), rng.uniform(-5, 5)), int(rng.integers(100, 160)), BASELINE_DROP[kind])
+    layout = Layout(path, FONT_SIZE[kind] * rng.uniform(0.92, 1.08), LINE_PITCH[kind] * rng.uniform(0.94, 1.06),
+                    (rng.uniform(-4, 4), rng.uniform(-5, 5)), int(rng.integers(100, 160)), BASELINE_DROP[kind])
+    if pool != "varied" or primary_only or family:
+        return layout
+    return dataclasses.replace(layout, **{name: rng.uniform(*bounds) for name, bounds in GLYPH_VARIATION.items()})
 
 
 def render_display(lines, layout, shape=DISPLAY_SHAPE):
@@ -124,15 +143,44 @@ def render_display(lines, layout, shape=DISPLAY_SHAPE):
     -------
     (rows, columns) float32: 1 = white pixel, 0 = black pixel.
     """
-    font = ImageFont.truetype(layout.font_path, int(round(layout.size)))
-    picture = Image.new("L", (shape[1], shape[0]), 255)
+    if layout.varied:
+        return vary_glyphs(draw_lines(lines, layout, shape, GLYPH_SUPERSAMPLING), layout, GLYPH_SUPERSAMPLING)
+    return (np.asarray(draw_lines(lines, layout, shape)) >= layout.threshold).astype(np.float32)
+
+
+def draw_lines(lines, layout, shape, supersampling=1):
+    """The lines drawn in gray (PIL "L", 255 = white) on a display of `shape` times `supersampling`."""
+    font = ImageFont.truetype(layout.font_path, int(round(layout.size)) * supersampling)
+    picture = Image.new("L", (shape[1] * supersampling, shape[0] * supersampling), 255)
     draw = ImageDraw.Draw(picture)
     centre_x = shape[1] / 2 + layout.offset[0]
     middle = shape[0] / 2 + layout.offset[1] + layout.baseline_drop * layout.size
     for index, line in enumerate(lines):
         baseline = middle + (index - (len(lines) - 1) / 2) * layout.pitch * layout.size
-        draw.text((centre_x, baseline), line, fill=0, font=font, anchor="ms")
-    return (np.asarray(picture) >= layout.threshold).astype(np.float32)
+        draw.text((centre_x * supersampling, baseline * supersampling), line, fill=0, font=font, anchor="ms")
+    return picture
+
+
+def vary_glyphs(picture, layout, supersampling):
+    """Stretch and slant the supersampled `picture` of `draw_lines` about the display's centre, change its
+    strokes' width by `layout.weight` display pixels, and reduce it to a binary display (as `render_display`)."""
+    from scipy import ndimage
+
+    columns, rows = picture.size
+    centre_x, centre_y = columns / 2 + layout.offset[0] * supersampling, rows / 2
+    # each output pixel (x, y) samples the drawing at (a x + b y + c, y)
+    a, b = 1 / layout.stretch, layout.slant
+    picture = picture.transform(picture.size, Image.Transform.AFFINE,
+                                (a, b, centre_x * (1 - a) - b * centre_y, 0, 1, 0), Image.Resampling.BILINEAR,
+                                fillcolor=255)
+    ink = np.asarray(picture) < 128
+    reach = layout.weight / 2 * supersampling
+    if reach > 0:
+        ink = ndimage.distance_transform_edt(~ink) <= reach
+    elif reach < 0:
+        ink = ndimage.distance_transform_edt(ink) > -reach
+    coverage = ink.reshape(rows // supersampling, supersampling, columns // supersampling, supersampling).mean((1, 3))
+    return (255 * (1 - coverage) >= layout.threshold).astype(np.float32)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import re
 
@@ -36,6 +37,44 @@ def test_text_sits_in_the_middle_of_the_frame_like_the_real_captures():
     # the real sharp capture of this text (step 15, sample 0100) spans rows 380-1209, columns 314-2069
     assert abs(rows.min() - 380) < 60 and abs(rows.max() - 1209) < 60
     assert abs(columns.min() - 314) < 60 and abs(columns.max() - 2069) < 60
+
+
+def test_the_varied_font_pool_adds_glyph_shapes_to_the_wide_pool_draws():
+    """Pool "varied" draws what "wide" draws and then each text's stroke weight, stretch and slant within
+    `text.GLYPH_VARIATION`; the look-alikes' and the wide pool's layouts keep their glyphs."""
+    wide = text.draw_layout("Verdana", np.random.default_rng(5), pool="wide")
+    varied = text.draw_layout("Verdana", np.random.default_rng(5), pool="varied")
+    assert not wide.varied and varied.varied
+    assert varied == dataclasses.replace(wide, weight=varied.weight, stretch=varied.stretch, slant=varied.slant)
+    assert all(low <= getattr(varied, name) <= high for name, (low, high) in text.GLYPH_VARIATION.items())
+    assert not text.draw_layout("Times", np.random.default_rng(5), primary_only=True, pool="varied").varied
+
+
+def test_glyph_variation_changes_weight_width_and_slant_as_drawn():
+    """Against the supersampled rendering without variation (the same as the plain one up to a pixel's edge):
+    a positive weight adds ink, a negative one removes it, a stretch widens the lines about the display's centre,
+    a positive slant moves the tops of the letters to the right of their feet."""
+    layout = text.Layout(text.font_paths("Verdana", primary_only=True)[0], 32.5, 1.21)
+    lines = ["HIlWMAVXTN", "IHlWMAVXTN", "NTXVAMWlIH"]
+
+    def ink(**variation):
+        supersampling = text.GLYPH_SUPERSAMPLING
+        return 1 - text.vary_glyphs(text.draw_lines(lines, layout, text.DISPLAY_SHAPE, supersampling),
+                                    dataclasses.replace(layout, **variation), supersampling)
+
+    plain = ink()
+    rendered = 1 - text.render_display(lines, layout)
+    assert np.mean(plain != rendered) < 0.02 and plain.sum() == pytest.approx(rendered.sum(), rel=0.1)
+    assert ink(weight=1.0).sum() > 1.2 * plain.sum() and ink(weight=-0.8).sum() < 0.8 * plain.sum()
+    columns = [np.nonzero(image.any(0))[0] for image in (plain, ink(stretch=1.1))]
+    assert np.ptp(columns[1]) / np.ptp(columns[0]) == pytest.approx(1.1, abs=0.02)
+
+    def top_minus_feet(image):
+        rows = np.nonzero(image.any(1))[0]
+        top, feet = image[rows[0]:rows[0] + 8], image[rows[-1] - 8:rows[-1]]
+        return np.nonzero(top)[1].mean() - np.nonzero(feet)[1].mean()
+
+    assert top_minus_feet(ink(slant=0.1)) > top_minus_feet(plain) + 5
 
 
 def test_generator_writes_the_official_layouts(tmp_path):

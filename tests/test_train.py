@@ -328,7 +328,7 @@ def test_the_wide_font_pool_trains_on_more_families_but_not_the_font_shift_tests
     assert set(lookalikes) < set(wide)
     assert not any(name in path for path in text.font_paths("Times", pool="wide") + wide
                    for name in ("P052", "URWGothic"))
-    with pytest.raises(ValueError, match="fonts must be one of look-alikes, wide"):
+    with pytest.raises(ValueError, match="fonts must be one of look-alikes, wide, varied"):
         TrainingConfig(**{**TINY, "fonts": "bold"})
     config = TrainingConfig(**{**TINY, "steps": [3], "per_step": 2, "natural_fraction": 0.0, "fonts": "wide"})
     cache = cache_module.build_synthetic(tmp_path, config.steps, config.per_step, config.natural_fraction,

@@ -78,7 +78,8 @@ def parse_arguments(argv):
                                      "radius where it is plausible")
         elif field.name == "fonts":
             parser.add_argument(flag, choices=FONT_POOLS, default=None,
-                                help="wide: the synthetic text also in other families than the look-alikes")
+                                help="wide: the synthetic text also in other families than the look-alikes; varied: "
+                                     "those with each text's stroke weight, width and slant varied")
         elif field.name == "wiener_ranges":
             parser.add_argument(flag, choices=("draws", "none"), default=None,
                                 help="draws: the Wiener channel covers each step's range of training radii")

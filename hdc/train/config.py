@@ -27,7 +27,8 @@ class TrainingConfig:
     natural_fraction : share of blurred natural images (the sanity check), synthetic data only.
     reduction : the synthetic generator works at 1/reduction of full resolution.
     fonts : the synthetic text's fonts: "look-alikes" (of the challenge's two) or "wide" (with
-        `hdc.text.TRAINING_FAMILIES`, other shapes, widths and monospaced faces).
+        `hdc.text.TRAINING_FAMILIES`, other shapes, widths and monospaced faces) or "varied" (those, each text's
+        glyphs also bolder or lighter, stretched and slanted: `hdc.text.GLYPH_VARIATION`).
     seed : seed of the data order, crops and synthetic samples, and of the initial weights.
 
     The network and its inputs:
