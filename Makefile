@@ -25,8 +25,12 @@ MILD_SET := data/mild-seed1006
 FONT_STEPS := 4,8,12,14,15,16
 LOOKALIKE_SET := data/fontref-seed1007
 OTHER_FONTS_SET := data/fontshift-seed1007
+# The same captures again through a blurred camera changed beyond anything training draws
+# (hdc.physics.shift_camera): other apertures, a display-encoded response, three times the noise, a blur that grows
+# across the field.
+CAMERA_SHIFTS := aperture tone noise field
 
-.PHONY: setup system-packages demo test results mild fonts benchmark clean
+.PHONY: setup system-packages demo test results mild fonts camera benchmark clean
 
 setup: system-packages $(VENV)/.installed
 
@@ -126,6 +130,23 @@ fonts: setup
 	$(PY) -m evaluation.run $(OTHER_FONTS_SET) runs/eval-fonts/wiener-other-fonts --method wiener
 	$(PY) -m evaluation.leaderboard runs/eval-fonts/look-alikes runs/eval-fonts/other-fonts \
 		runs/eval-fonts/wiener-other-fonts --no-published --against look-alikes --output docs/results/fonts
+
+camera: setup
+	test -d $(LOOKALIKE_SET) || $(PY) -m hdc.synthetic $(LOOKALIKE_SET) --steps $(FONT_STEPS) --per-font 10 \
+		--natural 0 --seed 1007 --layout test
+	test -d runs/eval-fonts/look-alikes || $(PY) -m evaluation.run $(LOOKALIKE_SET) runs/eval-fonts/look-alikes \
+		--method network
+	for shift in $(CAMERA_SHIFTS); do \
+		test -d data/camera-$$shift-seed1007 || $(PY) -m hdc.synthetic data/camera-$$shift-seed1007 \
+			--steps $(FONT_STEPS) --per-font 10 --natural 0 --seed 1007 --layout test --camera-shift $$shift \
+			|| exit 1; \
+		$(PY) -m evaluation.run data/camera-$$shift-seed1007 runs/eval-camera/$$shift --method network || exit 1; \
+		$(PY) -m evaluation.run data/camera-$$shift-seed1007 runs/eval-camera/wiener-$$shift --method wiener \
+			|| exit 1; \
+	done
+	$(PY) -m evaluation.leaderboard runs/eval-fonts/look-alikes $(addprefix runs/eval-camera/,$(CAMERA_SHIFTS)) \
+		$(addprefix runs/eval-camera/wiener-,$(CAMERA_SHIFTS)) --no-published --against look-alikes \
+		--output docs/results/camera
 
 benchmark: setup
 	$(PY) -m evaluation.benchmark --output docs/benchmark

@@ -198,6 +198,9 @@ class Camera:
     hotspot_additive : the spot adds light (a reflection) rather than multiplying the illumination.
     radius : the area-equivalent radius of the defocus disc drawn for `psf`, in full-size pixels (None for the
         sharp camera).
+    gamma : the response: a capture records the light to this power (1 = linear, as the real captures).
+    field : the blur's growth from the frame's centre to its corners (0 = the same `psf` everywhere; 0.25 =
+        the kernel 25 % wider in the corners), see `convolve_field`.
     """
 
     psf: np.ndarray
@@ -214,6 +217,8 @@ class Camera:
     hotspot_centre: tuple = (0.0, 0.0)
     hotspot_additive: bool = True
     radius: float = None
+    gamma: float = 1.0
+    field: float = 0.0
 
 
 def capture(scene, camera, rng):
@@ -229,7 +234,7 @@ def capture(scene, camera, rng):
     -------
     (H, W) float32 in [0, 1] on the 16-bit grid.
     """
-    blurred = convolve_fft(scene, camera.psf)
+    blurred = convolve_field(scene, camera.psf, camera.field) if camera.field else convolve_fft(scene, camera.psf)
     blurred = veiling_glare(blurred, camera.glare)
     illumination = camera.gain * vignetting(scene.shape, camera.vignetting_strength, camera.vignetting_centre,
                                             camera.vignetting_tilt)
@@ -239,7 +244,70 @@ def capture(scene, camera, rng):
         lit = blurred * illumination + spot * camera.gain
     else:
         lit = blurred * illumination * (1.0 + spot)
+    if camera.gamma != 1.0:
+        lit = np.clip(lit, 0.0, None) ** camera.gamma
     return quantize16(add_noise(lit, rng, camera.read_sigma, camera.shot_gain))
+
+
+def scaled_psf(psf, factor):
+    """`psf` (n, n) widened by `factor` (bilinear), odd-sized and summing to 1."""
+    size = max(1, int(round(psf.shape[0] * factor)) | 1)
+    widened = np.clip(ndimage.zoom(psf, size / psf.shape[0], order=1), 0.0, None)
+    if widened.sum() <= 0:
+        return psf
+    return widened / widened.sum()
+
+
+def convolve_field(image, psf, growth, nodes=3):
+    """A blur that grows across the field: `image` (H, W) convolved with `psf` widened by 1 + growth * t at `nodes`
+    values of t from 0 to 1, blended by the pixel's distance from the centre (t = 0 there, 1 in the corners).
+
+    Returns (H, W) float32.
+    """
+    rows, columns = image.shape
+    y = (np.arange(rows, dtype=np.float32) - (rows - 1) / 2)[:, None]
+    x = (np.arange(columns, dtype=np.float32) - (columns - 1) / 2)[None, :]
+    position = np.hypot(y, x) / np.hypot((rows - 1) / 2, (columns - 1) / 2) * (nodes - 1)
+    blurred = np.zeros(image.shape, np.float32)
+    for node in range(nodes):
+        weight = np.clip(1.0 - np.abs(position - node), 0.0, 1.0)
+        blurred += weight * convolve_fft(image, scaled_psf(psf, 1.0 + growth * node / (nodes - 1)))
+    return blurred
+
+
+CAMERA_SHIFTS = ("aperture", "tone", "noise", "field")
+
+
+def shift_camera(camera, kind, rng):
+    """`camera` (a blurred camera of `draw_blurred_camera`) changed beyond anything training draws, in one way
+    (a camera-shift test set: ``python -m hdc.synthetic --camera-shift KIND``):
+
+    aperture : a triangular or square aperture, or a cat's eye (the disc cut by another one, as off-axis
+        vignetting does), of the drawn radius;
+    tone : a display-encoded response, the light to the power 0.45-0.7 (training's is linear);
+    noise : three times the drawn read and shot noise;
+    field : the blur 20-30 % wider in the frame's corners than in its centre (training's is the same everywhere).
+    """
+    if kind == "tone":
+        return dataclasses.replace(camera, gamma=rng.uniform(0.45, 0.7))
+    if kind == "noise":
+        return dataclasses.replace(camera, read_sigma=3 * camera.read_sigma, shot_gain=3 * camera.shot_gain)
+    if kind == "field":
+        return dataclasses.replace(camera, field=rng.uniform(0.2, 0.3))
+    if kind != "aperture":
+        raise ValueError(f"camera shift must be one of {', '.join(CAMERA_SHIFTS)}, got {kind!r}")
+    radius = camera.radius
+    edge = 0.6 + 0.08 * radius
+    if rng.random() < 2 / 3:
+        return dataclasses.replace(camera, psf=defocus_psf(radius, sides=int(rng.choice([3, 4])),
+                                                           rotation=rng.uniform(0, np.pi), edge=edge, softness=1.0))
+    psf = defocus_psf(radius, edge=edge, softness=1.0)
+    half = psf.shape[0] // 2
+    y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
+    angle, offset = rng.uniform(0, 2 * np.pi), rng.uniform(0.4, 0.8) * radius
+    distance = np.hypot(x - offset * np.cos(angle), y - offset * np.sin(angle))
+    psf = psf * np.clip((radius - distance) / edge + 0.5, 0.0, 1.0)
+    return dataclasses.replace(camera, psf=psf / psf.sum() if psf.sum() > 0 else defocus_psf(radius, edge=edge))
 
 
 # Glare at steps 15-19, fitted to the text contrast of the real captures there

@@ -81,7 +81,7 @@ def reduce_geometry(geometry, reduction):
 
 
 def text_pair(step, kind, rng, primary_font=False, nominal=False, reduction=1, lines=None, family=None,
-              pool="look-alikes"):
+              pool="look-alikes", camera_shift=None):
     """A synthetic text `Pair` for blur `step` and font `kind` ("Times" or "Verdana").
 
     primary_font : use the primary look-alike font (as in the official-layout
@@ -91,6 +91,8 @@ def text_pair(step, kind, rng, primary_font=False, nominal=False, reduction=1, l
     pool : the fonts drawn from without `primary_font` (`hdc.text.font_paths`: "look-alikes", "wide" or "varied").
     nominal : nominal radius and round aperture instead of randomized physics.
     reduction : simulate at 1/reduction of the full resolution (for fast training data).
+    camera_shift : a kind of `hdc.physics.shift_camera` applied to the blurred camera, drawn from a generator
+        spawned from `rng` (so that the other draws stay the same: a camera-shift test).
     """
     lines = lines or text.random_text(rng)
     layout = text.draw_layout(kind, rng, primary_only=primary_font, family=family, pool=pool)
@@ -101,7 +103,10 @@ def text_pair(step, kind, rng, primary_font=False, nominal=False, reduction=1, l
     ink = rng.uniform(0.08, 0.16)
     sharp_scene = text.sample_scene(display, reduce_geometry(sharp_geometry, reduction), ink, shape)
     scene = text.sample_scene(display, reduce_geometry(blurred_geometry, reduction), ink, shape)
-    blurred_camera = reduce_camera(physics.draw_blurred_camera(step, rng, nominal), reduction)
+    blurred_camera = physics.draw_blurred_camera(step, rng, nominal)
+    if camera_shift:
+        blurred_camera = physics.shift_camera(blurred_camera, camera_shift, rng.spawn(1)[0])
+    blurred_camera = reduce_camera(blurred_camera, reduction)
     sharp_camera = reduce_camera(physics.draw_sharp_camera(rng), reduction)
     return Pair(blurred=physics.capture(scene, blurred_camera, rng),
                 sharp=physics.capture(sharp_scene, sharp_camera, rng), scene=scene, lines=lines,
@@ -187,17 +192,18 @@ def destinations(root, layout, step, kind, stem):
     return blurred, sharp, texts
 
 
-def sample_pair(layout, seed, step, kind, item, reduction=1, families=None):
+def sample_pair(layout, seed, step, kind, item, reduction=1, families=None, camera_shift=None):
     """The `Pair` of one sample as ``python -m hdc.synthetic`` writes it in `layout` with `seed`: `kind` "Times",
     "Verdana" (`item` the sample number) or "natural" (`item` the image name), at 1/`reduction` of the full
     resolution (the draws, the radius among them, do not depend on it); `families` ({kind: family}) draws the
-    text in other families than the look-alikes, with the same draws otherwise."""
+    text in other families than the look-alikes, with the same draws otherwise; `camera_shift` (a kind of
+    `hdc.physics.shift_camera`) changes the blurred camera of text samples, with the same draws otherwise."""
     if kind == "natural":
         index = natural_names(layout, natural_set(item)).index(item)
         return natural_pair(step, item, sample_rng(seed, step, kind, index), augment=layout != "test",
                             reduction=reduction)
     return text_pair(step, kind, sample_rng(seed, step, kind, item), primary_font=True, reduction=reduction,
-                     family=(families or {}).get(kind))
+                     family=(families or {}).get(kind), camera_shift=camera_shift)
 
 
 def drawn_radius(layout, seed, step, kind, item):
@@ -207,12 +213,12 @@ def drawn_radius(layout, seed, step, kind, item):
 
 
 def write_job(job):
-    """Make and write one sample; `job` = (root, layout, seed, step, kind, sample_or_name, families) (`families` as
-    `sample_pair`'s). Returns its stem."""
+    """Make and write one sample; `job` = (root, layout, seed, step, kind, sample_or_name, families, camera_shift)
+    (the last two as `sample_pair`'s). Returns its stem."""
     from hdc.io import write_tiff16
 
-    root, layout, seed, step, kind, item, families = job
-    pair = sample_pair(layout, seed, step, kind, item, families=families)
+    root, layout, seed, step, kind, item, families, camera_shift = job
+    pair = sample_pair(layout, seed, step, kind, item, families=families, camera_shift=camera_shift)
     stem = natural_name(step, item) if kind == "natural" else text_name(step, kind, item)
     blurred, sharp, texts = destinations(root, layout, step, kind, stem)
     for path in (blurred, sharp):
@@ -241,12 +247,13 @@ def natural_names(layout, other=None):
     return NATURAL_TEST if layout == "test" else NATURAL_TRAIN
 
 
-def jobs_for(root, layout, steps, per_font, natural, seed, other=None, families=None):
+def jobs_for(root, layout, steps, per_font, natural, seed, other=None, families=None, camera_shift=None):
     jobs = []
     for step in steps:
         for kind in ("Times", "Verdana"):
-            jobs.extend((root, layout, seed, step, kind, sample, families) for sample in range(1, per_font + 1))
-        jobs.extend((root, layout, seed, step, "natural", name, families)
+            jobs.extend((root, layout, seed, step, kind, sample, families, camera_shift)
+                        for sample in range(1, per_font + 1))
+        jobs.extend((root, layout, seed, step, "natural", name, families, camera_shift)
                     for name in natural_names(layout, other)[:natural])
     return jobs
 
@@ -270,6 +277,9 @@ def main(argv=None):
                         help="draw the Times and the Verdana samples in these two installed font families instead of "
                              "the look-alikes, with the same draws otherwise (a font-shift test set, e.g. "
                              "'P052,URW Gothic'); file names keep timesR and verdanaRef")
+    parser.add_argument("--camera-shift", choices=physics.CAMERA_SHIFTS,
+                        help="change the blurred camera of the text samples beyond anything training draws, with the "
+                             "same draws otherwise (a camera-shift test set; hdc.physics.shift_camera)")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     arguments = parser.parse_args(argv)
     if arguments.per_font < 0:
@@ -295,7 +305,7 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     jobs = jobs_for(arguments.output, arguments.layout, arguments.steps, arguments.per_font, natural, arguments.seed,
-                    other, families)
+                    other, families, arguments.camera_shift)
     start = time.perf_counter()
     run_jobs(jobs, arguments.workers)
     seconds = time.perf_counter() - start

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -88,3 +90,42 @@ def test_hotspot_peaks_at_its_centre_with_the_measured_falloff():
     assert spot[100, 100] == pytest.approx(0.2)
     assert spot[100, 120] / spot[100, 100] == pytest.approx(0.61, abs=0.03)  # d = 0.2
     assert spot[100, 140] / spot[100, 100] == pytest.approx(0.31, abs=0.03)  # d = 0.4
+
+
+def test_a_field_blur_is_the_psf_at_the_centre_and_wider_in_the_corners():
+    """`convolve_field` equals the plain convolution at the frame's centre and the widened kernel's in its corners."""
+    rng = np.random.default_rng(4)
+    image = rng.random((81, 121)).astype(np.float32)
+    psf = physics.defocus_psf(4.0)
+    field = physics.convolve_field(image, psf, 0.5)
+    np.testing.assert_allclose(field[40, 60], physics.convolve_fft(image, psf)[40, 60], rtol=1e-5)
+    np.testing.assert_allclose(field[0, 0], physics.convolve_fft(image, physics.scaled_psf(psf, 1.5))[0, 0],
+                               rtol=1e-5)
+    assert physics.scaled_psf(psf, 1.5).shape[0] > psf.shape[0] and physics.scaled_psf(psf, 1.5).sum() == \
+        pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("kind", physics.CAMERA_SHIFTS)
+def test_each_camera_shift_changes_one_thing(kind):
+    """A shifted camera keeps the drawn radius and changes only its kind's fields; its capture still lies in
+    [0, 1]; an unknown kind is refused."""
+    camera = physics.draw_blurred_camera(6, np.random.default_rng(3))
+    shifted = physics.shift_camera(camera, kind, np.random.default_rng(8))
+    changed = {name for name in ("psf", "gamma", "field", "read_sigma", "shot_gain")
+               if not np.array_equal(getattr(camera, name), getattr(shifted, name))}
+    assert changed == {"aperture": {"psf"}, "tone": {"gamma"}, "noise": {"read_sigma", "shot_gain"},
+                       "field": {"field"}}[kind]
+    assert shifted.radius == camera.radius and shifted.psf.sum() == pytest.approx(1.0)
+    capture = physics.capture(np.full((40, 60), 0.5, np.float32), shifted, np.random.default_rng(0))
+    assert 0.0 <= capture.min() and capture.max() <= 1.0
+    with pytest.raises(ValueError, match="camera shift must be one of"):
+        physics.shift_camera(camera, "lens flare", np.random.default_rng(8))
+
+
+def test_a_display_encoded_response_brightens_the_dark():
+    camera = physics.Camera(psf=np.ones((1, 1)), glare=0.0, gain=1.0, vignetting_strength=0.0,
+                            vignetting_centre=(0, 0), vignetting_tilt=(0, 0), read_sigma=0.0, shot_gain=0.0)
+    scene = np.full((8, 8), 0.25, np.float32)
+    linear = physics.capture(scene, camera, np.random.default_rng(0))
+    encoded = physics.capture(scene, dataclasses.replace(camera, gamma=0.5), np.random.default_rng(0))
+    assert linear.mean() == pytest.approx(0.25, abs=1e-4) and encoded.mean() == pytest.approx(0.5, abs=1e-4)

@@ -193,3 +193,17 @@ def test_a_font_shift_set_changes_the_font_and_nothing_else(tmp_path, capsys):
     assert "no font found for Verdana (No Such Font)" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         synthetic.main([str(tmp_path / "bad"), "--fonts", "P052"])
+
+
+def test_a_camera_shift_set_changes_the_blurred_camera_and_nothing_else(tmp_path):
+    """`--camera-shift` keeps the lines, the radius and the sharp capture and changes the blurred one."""
+    from hdc.synthetic import sample_pair
+
+    reference = sample_pair("test", 5, 9, "Times", 1, reduction=8)
+    shifted = sample_pair("test", 5, 9, "Times", 1, reduction=8, camera_shift="tone")
+    assert shifted.lines == reference.lines and shifted.radius == reference.radius
+    np.testing.assert_array_equal(shifted.sharp, reference.sharp)
+    assert np.abs(shifted.blurred - reference.blurred).max() > 0.1
+    assert synthetic.main([str(tmp_path / "shift"), "--steps", "2", "--per-font", "1", "--layout", "test",
+                           "--natural", "0", "--camera-shift", "field", "--workers", "1"]) == 0
+    assert len(list((tmp_path / "shift").rglob("*.tif"))) == 4
