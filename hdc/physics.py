@@ -276,6 +276,9 @@ def convolve_field(image, psf, growth, nodes=3):
 
 
 CAMERA_SHIFTS = ("aperture", "tone", "noise", "field")
+# The blurred cameras of training: as drawn by `draw_blurred_camera` (calibrated on the real captures), or those
+# drawn wider by `vary_camera`.
+CAMERA_MODELS = ("calibrated", "varied")
 
 
 def shift_camera(camera, kind, rng):
@@ -371,3 +374,17 @@ def draw_sharp_camera(rng):
                   vignetting_centre=(rng.uniform(-0.2, 0.3), rng.uniform(-0.3, 0.1)),
                   vignetting_tilt=(rng.uniform(-0.04, 0.06), rng.uniform(-0.05, 0.03)),
                   read_sigma=rng.uniform(0.012, 0.022), shot_gain=rng.uniform(0.0, 2e-4))
+
+
+def vary_camera(camera, rng):
+    """A blurred camera of `draw_blurred_camera` drawn wider, for training (`hdc.train`'s `--camera varied`): with
+    probability 0.4 another aperture (`shift_camera`'s), the noise 1-3 times as strong with probability 0.5, a
+    display-encoded response (gamma 0.45-1) with probability 0.3 and a blur that grows by 0-30 % towards the
+    corners with probability 0.3. The drawn radius stays."""
+    if rng.random() < 0.4:
+        camera = shift_camera(camera, "aperture", rng)
+    noise = rng.uniform(1.0, 3.0) if rng.random() < 0.5 else 1.0
+    gamma = rng.uniform(0.45, 1.0) if rng.random() < 0.3 else 1.0
+    field = rng.uniform(0.0, 0.3) if rng.random() < 0.3 else 0.0
+    return dataclasses.replace(camera, read_sigma=noise * camera.read_sigma, shot_gain=noise * camera.shot_gain,
+                               gamma=gamma, field=field)

@@ -81,7 +81,7 @@ def reduce_geometry(geometry, reduction):
 
 
 def text_pair(step, kind, rng, primary_font=False, nominal=False, reduction=1, lines=None, family=None,
-              pool="look-alikes", camera_shift=None):
+              pool="look-alikes", camera="calibrated", camera_shift=None):
     """A synthetic text `Pair` for blur `step` and font `kind` ("Times" or "Verdana").
 
     primary_font : use the primary look-alike font (as in the official-layout
@@ -91,6 +91,7 @@ def text_pair(step, kind, rng, primary_font=False, nominal=False, reduction=1, l
     pool : the fonts drawn from without `primary_font` (`hdc.text.font_paths`: "look-alikes", "wide" or "varied").
     nominal : nominal radius and round aperture instead of randomized physics.
     reduction : simulate at 1/reduction of the full resolution (for fast training data).
+    camera : "calibrated" or "varied" (`hdc.physics.vary_camera`, drawn from a generator spawned from `rng`).
     camera_shift : a kind of `hdc.physics.shift_camera` applied to the blurred camera, drawn from a generator
         spawned from `rng` (so that the other draws stay the same: a camera-shift test).
     """
@@ -103,7 +104,7 @@ def text_pair(step, kind, rng, primary_font=False, nominal=False, reduction=1, l
     ink = rng.uniform(0.08, 0.16)
     sharp_scene = text.sample_scene(display, reduce_geometry(sharp_geometry, reduction), ink, shape)
     scene = text.sample_scene(display, reduce_geometry(blurred_geometry, reduction), ink, shape)
-    blurred_camera = physics.draw_blurred_camera(step, rng, nominal)
+    blurred_camera = blurred_camera_for(step, rng, nominal, camera)
     if camera_shift:
         blurred_camera = physics.shift_camera(blurred_camera, camera_shift, rng.spawn(1)[0])
     blurred_camera = reduce_camera(blurred_camera, reduction)
@@ -152,11 +153,18 @@ def natural_scene(image, rng, shape, augment=True):
     return (0.05 + 0.95 * np.clip(scene, 0.0, 1.0)).astype(np.float32)
 
 
-def natural_pair(step, name, rng, nominal=False, reduction=1, augment=True):
-    """A synthetic natural-image `Pair` (the sanity check's kind of image)."""
+def blurred_camera_for(step, rng, nominal=False, camera="calibrated"):
+    """The blurred camera of a pair: `hdc.physics.draw_blurred_camera`'s, drawn wider for `camera` "varied" from
+    a generator spawned from `rng` (the other draws stay the same)."""
+    drawn = physics.draw_blurred_camera(step, rng, nominal)
+    return physics.vary_camera(drawn, rng.spawn(1)[0]) if camera == "varied" else drawn
+
+
+def natural_pair(step, name, rng, nominal=False, reduction=1, augment=True, camera="calibrated"):
+    """A synthetic natural-image `Pair` (the sanity check's kind of image); `camera` as `text_pair`'s."""
     shape = frame_shape(reduction)
     scene = natural_scene(natural_image(name), rng, shape, augment)
-    blurred_camera = reduce_camera(physics.draw_blurred_camera(step, rng, nominal), reduction)
+    blurred_camera = reduce_camera(blurred_camera_for(step, rng, nominal, camera), reduction)
     sharp_camera = reduce_camera(physics.draw_sharp_camera(rng), reduction)
     return Pair(blurred=physics.capture(scene, blurred_camera, rng),
                 sharp=physics.capture(scene, sharp_camera, rng), scene=scene, radius=blurred_camera.radius)

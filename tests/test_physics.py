@@ -129,3 +129,17 @@ def test_a_display_encoded_response_brightens_the_dark():
     linear = physics.capture(scene, camera, np.random.default_rng(0))
     encoded = physics.capture(scene, dataclasses.replace(camera, gamma=0.5), np.random.default_rng(0))
     assert linear.mean() == pytest.approx(0.25, abs=1e-4) and encoded.mean() == pytest.approx(0.5, abs=1e-4)
+
+
+def test_a_varied_camera_keeps_the_radius_and_draws_every_change():
+    """Over many draws `vary_camera` changes the aperture, the noise, the response and the field, each only
+    sometimes, and never the drawn radius."""
+    cameras = [physics.vary_camera(physics.draw_blurred_camera(8, np.random.default_rng(seed)),
+                                   np.random.default_rng(100 + seed)) for seed in range(60)]
+    drawn = [physics.draw_blurred_camera(8, np.random.default_rng(seed)) for seed in range(60)]
+    for name, changed in (("psf", lambda a, b: a.psf.shape != b.psf.shape or not np.array_equal(a.psf, b.psf)),
+                          ("read_sigma", lambda a, b: a.read_sigma != b.read_sigma),
+                          ("gamma", lambda a, b: a.gamma != 1.0), ("field", lambda a, b: a.field != 0.0)):
+        share = np.mean([changed(camera, original) for camera, original in zip(cameras, drawn)])
+        assert 0.1 < share < 0.7, name
+    assert all(camera.radius == original.radius for camera, original in zip(cameras, drawn))

@@ -336,3 +336,18 @@ def test_the_wide_font_pool_trains_on_more_families_but_not_the_font_shift_tests
                                          progress=False, fonts=config.fonts)
     assert json.loads((tmp_path / cache_module.INFO_NAME).read_text())["source"]["fonts"] == "wide"
     assert cache.count == 2
+
+
+def test_the_varied_camera_model_is_part_of_the_cache_identity(tmp_path):
+    """`camera` "varied" (`hdc.physics.vary_camera`) enters the cache's source, so that a cache of the calibrated
+    cameras is not reused for it; any other value is refused before anything runs."""
+    with pytest.raises(ValueError, match="camera must be one of calibrated, varied"):
+        TrainingConfig(**{**TINY, "camera": "pinhole"})
+    config = TrainingConfig(**{**TINY, "steps": [9], "per_step": 2, "natural_fraction": 0.0, "camera": "varied"})
+    cache_module.build_synthetic(tmp_path, config.steps, config.per_step, config.natural_fraction, config.seed,
+                                 config.preprocessor(), config.reduction, workers=1, progress=False,
+                                 camera=config.camera)
+    assert json.loads((tmp_path / cache_module.INFO_NAME).read_text())["source"]["camera"] == "varied"
+    with pytest.raises(ValueError):
+        cache_module.build_synthetic(tmp_path, config.steps, config.per_step, config.natural_fraction, config.seed,
+                                     config.preprocessor(), config.reduction, workers=1, progress=False)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hdc.architecture import KINDS
 from hdc.cli import fail, steps_argument
-from hdc.physics import RADIUS_RANGE
+from hdc.physics import CAMERA_MODELS, RADIUS_RANGE
 from hdc.preprocessing import RADIUS_SOURCES
 from hdc.text import FONT_POOLS
 from hdc.train.config import CONFIG_NAME, RESUMABLE, TrainingConfig
@@ -80,6 +80,10 @@ def parse_arguments(argv):
             parser.add_argument(flag, choices=FONT_POOLS, default=None,
                                 help="wide: the synthetic text also in other families than the look-alikes; varied: "
                                      "those with each text's stroke weight, width and slant varied")
+        elif field.name == "camera":
+            parser.add_argument(flag, choices=CAMERA_MODELS, default=None,
+                                help="varied: the blurred cameras also with other apertures, more noise, a display-"
+                                     "encoded response and a blur growing across the field")
         elif field.name == "wiener_ranges":
             parser.add_argument(flag, choices=("draws", "none"), default=None,
                                 help="draws: the Wiener channel covers each step's range of training radii")

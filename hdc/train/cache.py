@@ -125,30 +125,32 @@ def synthetic_plan(steps, per_step, natural_fraction, seed):
 
 
 def synthetic_sample(job):
-    """Make one preprocessed synthetic sample; `job` = (seed, step, kind, index, preprocessor, reduction, fonts),
-    `fonts` the pool of text fonts (`hdc.text.font_paths`)."""
+    """Make one preprocessed synthetic sample; `job` = (seed, step, kind, index, preprocessor, reduction, fonts,
+    camera), `fonts` the pool of text fonts (`hdc.text.font_paths`), `camera` the blurred cameras' model
+    (`hdc.physics.CAMERA_MODELS`)."""
     from hdc import synthetic
 
-    seed, step, kind, index, preprocessor, reduction, fonts = job
+    seed, step, kind, index, preprocessor, reduction, fonts, camera = job
     scale = preprocessor.scale
     kind_name = {code: name for name, code in KIND_CODES.items()}[kind]
     rng = synthetic.sample_rng(seed, step, kind_name, index)
     shape = working_shape(CAMERA_SHAPE, scale)
     if kind_name == "natural":
         name = synthetic.NATURAL_TRAIN[index % len(synthetic.NATURAL_TRAIN)]
-        pair = synthetic.natural_pair(step, name, rng, reduction=reduction)
+        pair = synthetic.natural_pair(step, name, rng, reduction=reduction, camera=camera)
         target = prepare_natural_target(pair.sharp, shape)
     else:
-        pair = synthetic.text_pair(step, kind_name, rng, reduction=reduction, pool=fonts)
+        pair = synthetic.text_pair(step, kind_name, rng, reduction=reduction, pool=fonts, camera=camera)
         target = prepare_target(pair.scene, scale / reduction, shape=shape)
     network_input = preprocessor(pair.blurred, step, shape)
     return network_input, target, (step, kind, index)
 
 
 def build_synthetic(folder, steps, per_step, natural_fraction, seed, preprocessor, reduction=2,
-                    workers=None, progress=True, fonts="look-alikes"):
+                    workers=None, progress=True, fonts="look-alikes", camera="calibrated"):
     """Create (or resume filling) a synthetic cache in `folder` with inputs made by `preprocessor`
-    (a `hdc.preprocessing.Preprocessor`), its text in the font pool `fonts`. Returns the `Cache`."""
+    (a `hdc.preprocessing.Preprocessor`), its text in the font pool `fonts`, its blurred cameras of the model
+    `camera`. Returns the `Cache`."""
     import multiprocessing
     import os
 
@@ -158,14 +160,16 @@ def build_synthetic(folder, steps, per_step, natural_fraction, seed, preprocesso
     shape = working_shape(CAMERA_SHAPE, preprocessor.scale)
     source = {"kind": "synthetic", "seed": seed, "steps": list(steps), "per_step": per_step,
               "natural_fraction": natural_fraction, "reduction": reduction}
-    if fonts != "look-alikes":  # the caches made before the option stay valid
+    if fonts != "look-alikes":  # the caches made before the options stay valid
         source["fonts"] = fonts
+    if camera != "calibrated":
+        source["camera"] = camera
     if (Path(folder) / INFO_NAME).is_file():
         cache = Cache(folder)
         cache.check(preprocessor, source)
     else:
         cache = Cache.create(folder, len(plan), shape, preprocessor, source)
-    jobs = [(seed, step, kind, index, preprocessor, reduction, fonts)
+    jobs = [(seed, step, kind, index, preprocessor, reduction, fonts, camera)
             for step, kind, index in plan[cache.count:]]
     if not jobs:
         return cache

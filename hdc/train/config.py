@@ -6,7 +6,7 @@ Importing this module imports neither TensorFlow nor Keras, so the CLI refuses a
 import dataclasses
 from pathlib import Path
 
-from hdc.physics import NOMINAL_RADIUS
+from hdc.physics import CAMERA_MODELS, NOMINAL_RADIUS
 from hdc.text import FONT_POOLS
 from hdc.validation import STEPS, dataclass_from_dict, positive_integer_problems
 
@@ -29,6 +29,8 @@ class TrainingConfig:
     fonts : the synthetic text's fonts: "look-alikes" (of the challenge's two) or "wide" (with
         `hdc.text.TRAINING_FAMILIES`, other shapes, widths and monospaced faces) or "varied" (those, each text's
         glyphs also bolder or lighter, stretched and slanted: `hdc.text.GLYPH_VARIATION`).
+    camera : the blurred cameras: "calibrated" (on the real captures) or "varied" (also other apertures, more
+        noise, a display-encoded response, a blur growing across the field: `hdc.physics.vary_camera`).
     seed : seed of the data order, crops and synthetic samples, and of the initial weights.
 
     The network and its inputs:
@@ -80,6 +82,7 @@ class TrainingConfig:
     natural_fraction: float = 0.1
     reduction: int = 2
     fonts: str = "look-alikes"
+    camera: str = "calibrated"
     seed: int = 0
 
     scale: float = 7.0
@@ -129,6 +132,8 @@ class TrainingConfig:
                                                      "reduction"))
         if self.fonts not in FONT_POOLS:
             problems.append(f"fonts must be one of {', '.join(FONT_POOLS)}, got {self.fonts!r}")
+        if self.camera not in CAMERA_MODELS:
+            problems.append(f"camera must be one of {', '.join(CAMERA_MODELS)}, got {self.camera!r}")
         if not 0 <= self.shading < 0.5:
             problems.append(f"shading must be in [0, 0.5), got {self.shading}")
         for name in ("natural_fraction", "validation_fraction", "central_fraction"):

@@ -74,7 +74,7 @@ def prepare_cache(config, cache_dir, progress=True):
     if config.data == "synthetic":
         return cache_module.build_synthetic(cache_dir, config.steps, config.per_step, config.natural_fraction,
                                             config.seed, config.preprocessor(), config.reduction,
-                                            progress=progress, fonts=config.fonts)
+                                            progress=progress, fonts=config.fonts, camera=config.camera)
     return cache_module.build_real(cache_dir, config.data, config.preprocessor(), set(config.steps),
                                    progress=progress)
 
