@@ -25,10 +25,11 @@ MILD_SET := data/mild-seed1006
 FONT_STEPS := 4,8,12,14,15,16
 LOOKALIKE_SET := data/fontref-seed1007
 OTHER_FONTS_SET := data/fontshift-seed1007
-# The same captures again through a blurred camera changed beyond anything training draws
+# The same captures again through a blurred camera changed beyond what the calibrated training draws
 # (hdc.physics.shift_camera): other apertures, a display-encoded response, three times the noise, a blur that grows
-# across the field.
-CAMERA_SHIFTS := aperture tone noise field
+# across the field (the training camera model "varied" draws these four, milder), and three that no training draws:
+# a ring aperture, an S-shaped response, row and column banding.
+CAMERA_SHIFTS := aperture tone noise field annulus curve banding
 
 .PHONY: setup system-packages demo test results mild fonts camera benchmark clean
 

@@ -15,7 +15,7 @@ kept apart from the operators.
 import dataclasses
 
 import numpy as np
-from scipy import fft, ndimage
+from scipy import fft, ndimage, special
 
 # Rows x columns of an HDC2021 capture (2360 x 1460 pixels, W x H), where the radii below are measured.
 CAMERA_SHAPE = (1460, 2360)
@@ -201,6 +201,8 @@ class Camera:
     gamma : the response: a capture records the light to this power (1 = linear, as the real captures).
     field : the blur's growth from the frame's centre to its corners (0 = the same `psf` everywhere; 0.25 =
         the kernel 25 % wider in the corners), see `convolve_field`.
+    contrast : the steepness of an S-shaped response after `gamma` (0 = none), see `s_curve`.
+    banding : standard deviation of fixed offsets per row and per column added with the noise (0 = none).
     """
 
     psf: np.ndarray
@@ -219,6 +221,8 @@ class Camera:
     radius: float = None
     gamma: float = 1.0
     field: float = 0.0
+    contrast: float = 0.0
+    banding: float = 0.0
 
 
 def capture(scene, camera, rng):
@@ -246,7 +250,19 @@ def capture(scene, camera, rng):
         lit = blurred * illumination * (1.0 + spot)
     if camera.gamma != 1.0:
         lit = np.clip(lit, 0.0, None) ** camera.gamma
-    return quantize16(add_noise(lit, rng, camera.read_sigma, camera.shot_gain))
+    if camera.contrast:
+        lit = s_curve(lit, camera.contrast)
+    noisy = add_noise(lit, rng, camera.read_sigma, camera.shot_gain)
+    if camera.banding:
+        rows, columns = noisy.shape
+        noisy = noisy + camera.banding * (rng.standard_normal((rows, 1)) + rng.standard_normal((1, columns)))
+    return quantize16(noisy)
+
+
+def s_curve(image, steepness):
+    """An S-shaped response about 0.5 that keeps 0 and 1: a logistic curve of `steepness`, rescaled."""
+    low, high = special.expit(-steepness / 2), special.expit(steepness / 2)
+    return ((special.expit(steepness * (np.asarray(image) - 0.5)) - low) / (high - low)).astype(np.float32)
 
 
 def scaled_psf(psf, factor):
@@ -275,7 +291,10 @@ def convolve_field(image, psf, growth, nodes=3):
     return blurred
 
 
-CAMERA_SHIFTS = ("aperture", "tone", "noise", "field")
+# The first four are also drawn, milder, by `vary_camera` for the training camera model "varied"; the last three
+# (`HELD_OUT_SHIFTS`) never are, so that they test what that training did not show.
+CAMERA_SHIFTS = ("aperture", "tone", "noise", "field", "annulus", "curve", "banding")
+HELD_OUT_SHIFTS = CAMERA_SHIFTS[4:]
 # The blurred cameras of training: as drawn by `draw_blurred_camera` (calibrated on the real captures), or those
 # drawn wider by `vary_camera`.
 CAMERA_MODELS = ("calibrated", "varied")
@@ -289,8 +308,17 @@ def shift_camera(camera, kind, rng):
         vignetting does), of the drawn radius;
     tone : a display-encoded response, the light to the power 0.45-0.7 (training's is linear);
     noise : three times the drawn read and shot noise;
-    field : the blur 20-30 % wider in the frame's corners than in its centre (training's is the same everywhere).
+    field : the blur 20-30 % wider in the frame's corners than in its centre (training's is the same everywhere);
+    annulus : a ring, the drawn radius outside and 35-55 % of it inside (a mirror lens's central obstruction);
+    curve : an S-shaped response of steepness 4-8 (`s_curve`);
+    banding : offsets per row and per column of 1-2 times the drawn read noise (a sensor's fixed pattern).
     """
+    if kind == "annulus":
+        return dataclasses.replace(camera, psf=ring_psf(camera.radius, rng.uniform(0.35, 0.55)))
+    if kind == "curve":
+        return dataclasses.replace(camera, contrast=rng.uniform(4.0, 8.0))
+    if kind == "banding":
+        return dataclasses.replace(camera, banding=rng.uniform(1.0, 2.0) * camera.read_sigma)
     if kind == "tone":
         return dataclasses.replace(camera, gamma=rng.uniform(0.45, 0.7))
     if kind == "noise":
@@ -374,6 +402,20 @@ def draw_sharp_camera(rng):
                   vignetting_centre=(rng.uniform(-0.2, 0.3), rng.uniform(-0.3, 0.1)),
                   vignetting_tilt=(rng.uniform(-0.04, 0.06), rng.uniform(-0.05, 0.03)),
                   read_sigma=rng.uniform(0.012, 0.022), shot_gain=rng.uniform(0.0, 2e-4))
+
+
+def ring_psf(radius, inner):
+    """A defocus ring: the disc of `radius` (pixels) without its centre out to `inner` times it, with the soft edge of
+    `shift_camera`'s apertures. Returns (n, n) float64, n odd, summing to 1."""
+    edge = 0.6 + 0.08 * radius
+    half = int(np.ceil(radius + edge + 4))
+    y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
+    rho = np.hypot(x, y)
+    psf = np.clip((radius - rho) / edge + 0.5, 0.0, 1.0) - np.clip((inner * radius - rho) / edge + 0.5, 0.0, 1.0)
+    psf = ndimage.gaussian_filter(np.clip(psf, 0.0, None), 1.0, mode="constant")
+    if psf.sum() <= 0:
+        return defocus_psf(radius)
+    return psf / psf.sum()
 
 
 def vary_camera(camera, rng):

@@ -73,7 +73,8 @@ def reduce_camera(camera, reduction):
     size = max(1, int(round(camera.psf.shape[0] / reduction)) | 1)
     psf = np.clip(resize(camera.psf.astype(np.float32), (size, size), "box"), 0.0, None).astype(np.float64)
     return dataclasses.replace(camera, psf=psf / psf.sum(), read_sigma=camera.read_sigma / reduction,
-                               shot_gain=camera.shot_gain / reduction ** 2)
+                               shot_gain=camera.shot_gain / reduction ** 2,
+                               banding=camera.banding / np.sqrt(reduction))
 
 
 def reduce_geometry(geometry, reduction):

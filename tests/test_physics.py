@@ -111,10 +111,10 @@ def test_each_camera_shift_changes_one_thing(kind):
     [0, 1]; an unknown kind is refused."""
     camera = physics.draw_blurred_camera(6, np.random.default_rng(3))
     shifted = physics.shift_camera(camera, kind, np.random.default_rng(8))
-    changed = {name for name in ("psf", "gamma", "field", "read_sigma", "shot_gain")
+    changed = {name for name in ("psf", "gamma", "field", "read_sigma", "shot_gain", "contrast", "banding")
                if not np.array_equal(getattr(camera, name), getattr(shifted, name))}
     assert changed == {"aperture": {"psf"}, "tone": {"gamma"}, "noise": {"read_sigma", "shot_gain"},
-                       "field": {"field"}}[kind]
+                       "field": {"field"}, "annulus": {"psf"}, "curve": {"contrast"}, "banding": {"banding"}}[kind]
     assert shifted.radius == camera.radius and shifted.psf.sum() == pytest.approx(1.0)
     capture = physics.capture(np.full((40, 60), 0.5, np.float32), shifted, np.random.default_rng(0))
     assert 0.0 <= capture.min() and capture.max() <= 1.0
@@ -143,3 +143,19 @@ def test_a_varied_camera_keeps_the_radius_and_draws_every_change():
         share = np.mean([changed(camera, original) for camera, original in zip(cameras, drawn)])
         assert 0.1 < share < 0.7, name
     assert all(camera.radius == original.radius for camera, original in zip(cameras, drawn))
+
+
+def test_the_held_out_shifts_look_as_described():
+    """A ring has no light at its centre and its outer edge at the radius; the S-curve keeps 0, 0.5 and 1 and
+    steepens the middle; banding adds the same offset along a row."""
+    ring = physics.ring_psf(20.0, 0.5)
+    centre = ring.shape[0] // 2
+    assert ring[centre, centre] < 1e-3 * ring.max() and ring[centre, centre + 15] > 0.5 * ring.max()
+    assert ring[centre, centre + 25] < 1e-3 * ring.max()
+    np.testing.assert_allclose(physics.s_curve(np.array([0.0, 0.5, 1.0]), 6.0), [0.0, 0.5, 1.0], atol=1e-6)
+    assert physics.s_curve(np.array([0.6]), 6.0)[0] > 0.65
+    camera = physics.Camera(psf=np.ones((1, 1)), glare=0.0, gain=1.0, vignetting_strength=0.0,
+                            vignetting_centre=(0, 0), vignetting_tilt=(0, 0), read_sigma=0.0, shot_gain=0.0,
+                            banding=0.01)
+    banded = physics.capture(np.full((30, 40), 0.5, np.float32), camera, np.random.default_rng(0))
+    assert np.ptp(banded - banded[:, :1] - banded[:1, :] + banded[0, 0]) < 1e-4 < np.ptp(banded)
