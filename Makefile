@@ -25,9 +25,9 @@ MILD_SET := data/mild-seed1006
 FONT_STEPS := 4,8,12,14,15,16
 LOOKALIKE_SET := data/fontref-seed1007
 OTHER_FONTS_SET := data/fontshift-seed1007
-# The same captures again through a blurred camera changed beyond what the calibrated training draws
+# The same captures again through a blurred camera changed beyond what the calibrated cameras draw
 # (hdc.physics.shift_camera): other apertures, a display-encoded response, three times the noise, a blur that grows
-# across the field (the training camera model "varied" draws these four, milder), and three that no training draws:
+# across the field (the training camera model "varied" draws these four too), and three that no training draws:
 # a ring aperture, an S-shaped response, row and column banding.
 CAMERA_SHIFTS := aperture tone noise field annulus curve banding
 

@@ -291,8 +291,8 @@ def convolve_field(image, psf, growth, nodes=3):
     return blurred
 
 
-# The first four are also drawn, milder, by `vary_camera` for the training camera model "varied"; the last three
-# (`HELD_OUT_SHIFTS`) never are, so that they test what that training did not show.
+# The first four are also drawn by `vary_camera` for the training camera model "varied" (over ranges that
+# include the shifts'); the last three (`HELD_OUT_SHIFTS`) never are, so that they test what no training showed.
 CAMERA_SHIFTS = ("aperture", "tone", "noise", "field", "annulus", "curve", "banding")
 HELD_OUT_SHIFTS = CAMERA_SHIFTS[4:]
 # The blurred cameras of training: as drawn by `draw_blurred_camera` (calibrated on the real captures), or those
@@ -301,8 +301,9 @@ CAMERA_MODELS = ("calibrated", "varied")
 
 
 def shift_camera(camera, kind, rng):
-    """`camera` (a blurred camera of `draw_blurred_camera`) changed beyond anything training draws, in one way
-    (a camera-shift test set: ``python -m hdc.synthetic --camera-shift KIND``):
+    """`camera` (a blurred camera of `draw_blurred_camera`) changed beyond what the calibrated cameras draw, in one
+    way (a camera-shift test set: ``python -m hdc.synthetic --camera-shift KIND``; `vary_camera` draws the first four
+    for training):
 
     aperture : a triangular or square aperture, or a cat's eye (the disc cut by another one, as off-axis
         vignetting does), of the drawn radius;
@@ -328,17 +329,29 @@ def shift_camera(camera, kind, rng):
     if kind != "aperture":
         raise ValueError(f"camera shift must be one of {', '.join(CAMERA_SHIFTS)}, got {kind!r}")
     radius = camera.radius
-    edge = 0.6 + 0.08 * radius
     if rng.random() < 2 / 3:
         return dataclasses.replace(camera, psf=defocus_psf(radius, sides=int(rng.choice([3, 4])),
-                                                           rotation=rng.uniform(0, np.pi), edge=edge, softness=1.0))
+                                                           rotation=rng.uniform(0, np.pi), edge=shift_edge(radius),
+                                                           softness=1.0))
+    angle, offset = rng.uniform(0, 2 * np.pi), rng.uniform(0.4, 0.8)
+    return dataclasses.replace(camera, psf=cats_eye_psf(radius, offset, angle))
+
+
+def shift_edge(radius):
+    """Width (pixels) of the soft edge of `shift_camera`'s apertures of `radius` pixels."""
+    return 0.6 + 0.08 * radius
+
+
+def cats_eye_psf(radius, offset, angle):
+    """The disc of `radius` (pixels) cut by another one `offset` times the radius away in direction `angle`
+    (radians), as off-axis vignetting cuts a lens's aperture. Returns (n, n) float64, n odd, summing to 1."""
+    edge = shift_edge(radius)
     psf = defocus_psf(radius, edge=edge, softness=1.0)
     half = psf.shape[0] // 2
     y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
-    angle, offset = rng.uniform(0, 2 * np.pi), rng.uniform(0.4, 0.8) * radius
-    distance = np.hypot(x - offset * np.cos(angle), y - offset * np.sin(angle))
+    distance = np.hypot(x - offset * radius * np.cos(angle), y - offset * radius * np.sin(angle))
     psf = psf * np.clip((radius - distance) / edge + 0.5, 0.0, 1.0)
-    return dataclasses.replace(camera, psf=psf / psf.sum() if psf.sum() > 0 else defocus_psf(radius, edge=edge))
+    return psf / psf.sum() if psf.sum() > 0 else defocus_psf(radius, edge=edge)
 
 
 # Glare at steps 15-19, fitted to the text contrast of the real captures there
@@ -407,7 +420,7 @@ def draw_sharp_camera(rng):
 def ring_psf(radius, inner):
     """A defocus ring: the disc of `radius` (pixels) without its centre out to `inner` times it, with the soft edge of
     `shift_camera`'s apertures. Returns (n, n) float64, n odd, summing to 1."""
-    edge = 0.6 + 0.08 * radius
+    edge = shift_edge(radius)
     half = int(np.ceil(radius + edge + 4))
     y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
     rho = np.hypot(x, y)

@@ -287,8 +287,8 @@ def main(argv=None):
                              "the look-alikes, with the same draws otherwise (a font-shift test set, e.g. "
                              "'P052,URW Gothic'); file names keep timesR and verdanaRef")
     parser.add_argument("--camera-shift", choices=physics.CAMERA_SHIFTS,
-                        help="change the blurred camera of the text samples beyond anything training draws, with the "
-                             "same draws otherwise (a camera-shift test set; hdc.physics.shift_camera)")
+                        help="change the blurred camera of the text samples beyond what the calibrated cameras draw, "
+                             "with the same draws otherwise (a camera-shift test set; hdc.physics.shift_camera)")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     arguments = parser.parse_args(argv)
     if arguments.per_font < 0:
