@@ -121,9 +121,11 @@ mild: setup
 		runs/eval-mild/identity runs/eval-mild/sharp --no-published --output docs/results/mild
 
 # Other fonts than the look-alikes, capture by capture (docs/results/fonts/leaderboard.md).
-fonts: setup
-	test -d $(LOOKALIKE_SET) || $(PY) -m hdc.synthetic $(LOOKALIKE_SET) --steps $(FONT_STEPS) --per-font 10 \
-		--natural 0 --seed 1007 --layout test
+# The look-alike set that make fonts and make camera compare against.
+$(LOOKALIKE_SET): | setup
+	$(PY) -m hdc.synthetic $@ --steps $(FONT_STEPS) --per-font 10 --natural 0 --seed 1007 --layout test
+
+fonts: setup $(LOOKALIKE_SET)
 	test -d $(OTHER_FONTS_SET) || $(PY) -m hdc.synthetic $(OTHER_FONTS_SET) --steps $(FONT_STEPS) --per-font 10 \
 		--natural 0 --seed 1007 --layout test --fonts "P052,URW Gothic"
 	$(PY) -m evaluation.run $(LOOKALIKE_SET) runs/eval-fonts/look-alikes --method network
@@ -132,9 +134,7 @@ fonts: setup
 	$(PY) -m evaluation.leaderboard runs/eval-fonts/look-alikes runs/eval-fonts/other-fonts \
 		runs/eval-fonts/wiener-other-fonts --no-published --against look-alikes --output docs/results/fonts
 
-camera: setup
-	test -d $(LOOKALIKE_SET) || $(PY) -m hdc.synthetic $(LOOKALIKE_SET) --steps $(FONT_STEPS) --per-font 10 \
-		--natural 0 --seed 1007 --layout test
+camera: setup $(LOOKALIKE_SET)
 	test -d runs/eval-fonts/look-alikes || $(PY) -m evaluation.run $(LOOKALIKE_SET) runs/eval-fonts/look-alikes \
 		--method network
 	for shift in $(CAMERA_SHIFTS); do \
