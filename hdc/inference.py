@@ -87,11 +87,13 @@ class Deblurrer:
     def _forward(self, image, step):
         return self.model([image, step], training=False)
 
-    def prepare(self, image, step, radii=None):
+    def prepare(self, image, step, radii=None, cleaned=False):
         """A `Prepared` input for `image` at `step`: the working-scale network input (h, w, channels) float32,
         reflect-padded for the network (`network_padding`), whether the image's border was paper, and the
         `Observation` when the output is made consistent with the input. `radii`: the blur model's radii when
-        already known (default: the preprocessor's `blur_radii` of the image, which may estimate them)."""
+        already known (default: the preprocessor's `blur_radii` of the image, which may estimate them).
+        `cleaned`: whether `image` already went through the preprocessor's `clean`."""
+        image = image if cleaned else self.preprocessor.clean(image)
         radii = self.preprocessor.blur_radii(image, step) if radii is None else radii
         network_input, paper = self.preprocessor.inputs(image, step, radii=radii)
         observation = self.postprocessor.observe(image, step, paper, radii)
@@ -218,12 +220,13 @@ class AutoDeblurrer:
 
     def prepare(self, image, step=None):
         """An `AutoPrepared` for `image` (H, W) float32 in [0, 1]."""
+        image = self.methods[0].preprocessor.clean(image)
         spectra = Spectra(image)
         value = estimate(image, spectra)
         chosen = deblurring_step(value, self.methods[0].preprocessor.paper_border(image))
         method = self.methods[chosen]
         radii = method.preprocessor.blur_radii(image, chosen, spectra)
-        return AutoPrepared(value, chosen, method.prepare(image, chosen, radii))
+        return AutoPrepared(value, chosen, method.prepare(image, chosen, radii, cleaned=True))
 
     def infer(self, prepared, step=None):
         """(step, `Result`) of an `AutoPrepared`."""

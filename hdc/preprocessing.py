@@ -1,6 +1,7 @@
 """Preprocessing shared by inference and training (the seed article's recipe).
 
-The blurred input goes through: downscale to the working scale, division by a
+The blurred input goes through: optionally, removal of a sensor's row and column offsets (`destripe`, not in
+the article), downscale to the working scale, division by a
 robustly fitted background (vignetting) surface, and a stack of the result
 with its median-filtered versions and, optionally, its Wiener deconvolution
 with the step's disc (an improvement over the article: the
@@ -33,6 +34,16 @@ ESTIMATE_SPREAD = 0.06
 # 1002) the 4 such captures of step 4 scored 95.0 with the range and 41.8 with the search; the 14 of steps 17-19
 # 12.9 and 31.1, the one of step 5 90 and 100 (none at steps 6-16).
 RING_VISIBLE_RADIUS = 25.0
+# Row and column offsets (a sensor's fixed pattern; `hdc.physics.shift_camera`'s banding) are measured in the plain
+# paper of a text capture's margins (`stripe_offsets`): the left and right STRIPE_MARGIN of the width for the rows,
+# the top and bottom one of the height for the columns, less the background's slow change (a Gaussian of
+# STRIPE_SMOOTHING of the frame's height: 40 pixels at full size). They are removed only where they stand out of
+# the pixel noise by STRIPE_SIGNIFICANCE: the ratio measured 9.0-17.3 on 120 banded captures (seed 1007), at most
+# 4.4 on 120 clean ones of the same draws and on 80 test-set text captures, 1.3-3.3 on the five real full-size
+# captures; photographs reach 12.8, and their margins are content, so only paper captures are destriped.
+STRIPE_MARGIN = 0.12
+STRIPE_SMOOTHING = 40 / CAMERA_SHAPE[0]
+STRIPE_SIGNIFICANCE = 6.0
 
 
 def working_shape(shape, scale):
@@ -199,6 +210,39 @@ def flatten_background(image, fit):
     return np.clip(image / level - 1.0, -1.5, 0.5).astype(np.float32), paper
 
 
+def stripe_offsets(image, margin=STRIPE_MARGIN, smoothing=STRIPE_SMOOTHING):
+    """The offset of each row of `image` (H, W) float32 and how far those offsets stand out of the noise.
+
+    A row's offset is the median of its left and right `margin` (fractions of W), less the Gaussian smoothing
+    (`smoothing` times H pixels) of that profile over the rows. The strength is the offsets' robust spread over
+    the spread that pixel noise alone gives such a median, the noise measured from the differences of
+    neighbouring columns, which row offsets do not change.
+
+    Returns (H,) float32 offsets and the strength (float, about 1 without row offsets).
+    """
+    width = max(1, int(round(margin * image.shape[1])))
+    edges = np.concatenate([image[:, :width], image[:, -width:]], axis=1)
+    profile = np.median(edges, axis=1)
+    offsets = profile - ndimage.gaussian_filter1d(profile, smoothing * image.shape[0], mode="nearest")
+    noise = 1.4826 * np.median(np.abs(np.diff(edges, axis=1))) / np.sqrt(2)
+    expected = max(1.2533 * noise / np.sqrt(edges.shape[1]), 1e-5)
+    spread = 1.4826 * np.median(np.abs(offsets - np.median(offsets)))
+    return offsets.astype(np.float32), float(spread / expected)
+
+
+def destripe(image, significance=STRIPE_SIGNIFICANCE):
+    """`image` (H, W) float32 without its row offsets, then its column offsets (`stripe_offsets`), each only if
+    they stand out of the noise by more than `significance`; `image` itself when neither does. For captures
+    whose margins are plain paper (see `Preprocessor.clean`)."""
+    offsets, strength = stripe_offsets(image)
+    if strength > significance:
+        image = image - offsets[:, None]
+    offsets, strength = stripe_offsets(image.T)
+    if strength > significance:
+        image = image - offsets[None, :]
+    return image
+
+
 def median_stack(image, widths=DEFAULT_MEDIAN_WIDTHS):
     """Stack `image` (H, W) with its median-filtered versions (`median_filter`, mirrored borders):
     (H, W, 1 + len(widths)) float32."""
@@ -307,12 +351,13 @@ class Preprocessor:
         0..19 in full-size pixels: the Wiener channel is then `spread_wiener_deconvolve` over 9 radii evenly
         spaced in the step's range (our training draws, `hdc.physics.RADIUS_RANGE`), and the data consistency
         uses the same radii (`blur_radii`).
+    destripe : whether `clean` removes row and column offsets from paper captures (`destripe`).
     background_samples, background_discard, seed : see `BackgroundFit`.
     """
 
     def __init__(self, scale=7, median_widths=DEFAULT_MEDIAN_WIDTHS, wiener_balance=None, radii=NOMINAL_RADIUS,
-                 radius_source="nominal", wiener_ranges=None, background_samples=450, background_discard=0.1,
-                 seed=0):
+                 radius_source="nominal", wiener_ranges=None, destripe=False, background_samples=450,
+                 background_discard=0.1, seed=0):
         if not scale > 0:
             raise ValueError(f"scale must be positive, got {scale!r}")
         if len(radii) != len(NOMINAL_RADIUS) or not all(float(radius) > 0 for radius in radii):
@@ -330,6 +375,7 @@ class Preprocessor:
                              f"got {wiener_ranges!r}")
         self.wiener_ranges = None if wiener_ranges is None else tuple((float(low), float(high))
                                                                        for low, high in wiener_ranges)
+        self.destripe = bool(destripe)
         self.background_samples = background_samples
         self.background_discard = background_discard
         self.seed = seed
@@ -356,6 +402,15 @@ class Preprocessor:
         (`paper_surface` at the working scale): true for the text captures, mostly false for photographs."""
         small = resize(image, working_shape(image.shape, self.scale), "box")
         return paper_surface(small, self.fit_for(small.shape)) is not None
+
+    def clean(self, image):
+        """`image` (H, W) float32 in [0, 1] as inference sees it: with `destripe`, without the row and column
+        offsets that stand out of its noise, if the border is then paper (`destripe`, `paper_border`: strong
+        offsets can hide the paper); else itself. Training data has no such offsets and is not cleaned."""
+        if not self.destripe:
+            return image
+        cleaned = destripe(image)
+        return cleaned if cleaned is not image and self.paper_border(cleaned) else image
 
     def estimated_radius(self, image, step, spectra=None):
         """The disc radius in full-size pixels of `image` (H, W) float32 in [0, 1] blurred at `step`, found in

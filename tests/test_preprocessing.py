@@ -8,12 +8,14 @@ from hdc.preprocessing import (
     Preprocessor,
     background,
     border_mask,
+    destripe,
     downscale,
     flatten_background,
     median_stack,
     prepare_natural_target,
     prepare_target,
     resize,
+    stripe_offsets,
     wiener_deconvolve,
     working_shape,
 )
@@ -278,3 +280,36 @@ def test_the_spread_channel_survives_a_wrong_radius():
     assert np.abs(spread - target)[inner].mean() < 0.8 * np.abs(disc - target)[inner].mean()
     with pytest.raises(ValueError, match="wiener_ranges"):
         Preprocessor(wiener_balance=0.01, wiener_ranges=RADIUS_RANGE[:3])
+
+
+def enlarged(image, shape=(730, 1180)):
+    """`image` brought to `shape` with pixel noise of 0.01, as a camera's frame has (H, W) float32."""
+    return resize(image, shape, "bicubic") + np.random.default_rng(0).normal(0, 0.01, shape).astype(np.float32)
+
+
+def banded(image, strength, seed=1):
+    """`image` (H, W) plus offsets per row and per column of standard deviation `strength`, and those offsets."""
+    rng = np.random.default_rng(seed)
+    rows, columns = strength * rng.standard_normal(image.shape[0]), strength * rng.standard_normal(image.shape[1])
+    return (image + rows[:, None] + columns[None, :]).astype(np.float32), rows, columns
+
+
+def test_row_and_column_offsets_are_found_in_the_paper_margins_and_removed():
+    clean = enlarged(text_like_image())
+    image, rows, columns = banded(clean, 0.02)
+    offsets, strength = stripe_offsets(image)
+    assert strength > 6 and np.corrcoef(offsets, rows)[0, 1] > 0.95
+    assert stripe_offsets(clean)[1] < 3 and stripe_offsets(clean.T)[1] < 3
+    left = destripe(image) - clean
+    assert np.std(left - left.mean()) < 0.25 * np.std(image - clean)
+    assert destripe(clean) is clean  # nothing stands out of the noise: untouched
+
+
+def test_the_preprocessor_destripes_paper_captures_only_and_only_when_asked():
+    text, natural = banded(enlarged(text_like_image()), 0.02)[0], banded(enlarged(natural_like_image()), 0.02)[0]
+    preprocessor = Preprocessor(destripe=True)
+    assert Preprocessor().clean(text) is text
+    assert preprocessor.clean(natural) is natural  # its margins are content, not paper
+    cleaned = preprocessor.clean(text)
+    assert cleaned is not text and np.abs(np.diff(cleaned[:, :100].mean(axis=1))).mean() < 0.5 * np.abs(
+        np.diff(text[:, :100].mean(axis=1))).mean()
