@@ -295,9 +295,9 @@ def convolve_field(image, psf, growth, nodes=3):
 # include the shifts'); the last three (`HELD_OUT_SHIFTS`) never are, so that they test what no training showed.
 CAMERA_SHIFTS = ("aperture", "tone", "noise", "field", "annulus", "curve", "banding")
 HELD_OUT_SHIFTS = CAMERA_SHIFTS[4:]
-# The blurred cameras of training: as drawn by `draw_blurred_camera` (calibrated on the real captures), or those
-# drawn wider by `vary_camera`.
-CAMERA_MODELS = ("calibrated", "varied")
+# The blurred cameras of training: as drawn by `draw_blurred_camera` (calibrated on the real captures), those
+# drawn wider by `vary_camera`, or those with only their noise drawn stronger (`noisy_camera`).
+CAMERA_MODELS = ("calibrated", "varied", "noisy")
 
 
 def shift_camera(camera, kind, rng):
@@ -438,8 +438,16 @@ def vary_camera(camera, rng):
     corners with probability 0.3. The drawn radius stays."""
     if rng.random() < 0.4:
         camera = shift_camera(camera, "aperture", rng)
-    noise = rng.uniform(1.0, 3.0) if rng.random() < 0.5 else 1.0
+    camera = noisy_camera(camera, rng)
     gamma = rng.uniform(0.45, 1.0) if rng.random() < 0.3 else 1.0
     field = rng.uniform(0.0, 0.3) if rng.random() < 0.3 else 0.0
-    return dataclasses.replace(camera, read_sigma=noise * camera.read_sigma, shot_gain=noise * camera.shot_gain,
-                               gamma=gamma, field=field)
+    return dataclasses.replace(camera, gamma=gamma, field=field)
+
+
+def noisy_camera(camera, rng):
+    """`camera` with its read and shot noise 1-3 times as strong with probability 0.5, else itself (`hdc.train`'s
+    `--camera noisy`, and `vary_camera`'s noise)."""
+    if rng.random() >= 0.5:
+        return camera
+    factor = rng.uniform(1.0, 3.0)
+    return dataclasses.replace(camera, read_sigma=factor * camera.read_sigma, shot_gain=factor * camera.shot_gain)

@@ -92,7 +92,8 @@ def text_pair(step, kind, rng, primary_font=False, nominal=False, reduction=1, l
     pool : the fonts drawn from without `primary_font` (`hdc.text.font_paths`: "look-alikes", "wide" or "varied").
     nominal : nominal radius and round aperture instead of randomized physics.
     reduction : simulate at 1/reduction of the full resolution (for fast training data).
-    camera : "calibrated" or "varied" (`hdc.physics.vary_camera`, drawn from a generator spawned from `rng`).
+    camera : "calibrated", "varied" (`hdc.physics.vary_camera`) or "noisy" (`hdc.physics.noisy_camera`), drawn
+        from a generator spawned from `rng`.
     camera_shift : a kind of `hdc.physics.shift_camera` applied to the blurred camera, drawn from a generator
         spawned from `rng` (so that the other draws stay the same: a camera-shift test).
     """
@@ -155,10 +156,11 @@ def natural_scene(image, rng, shape, augment=True):
 
 
 def blurred_camera_for(step, rng, nominal=False, camera="calibrated"):
-    """The blurred camera of a pair: `hdc.physics.draw_blurred_camera`'s, drawn wider for `camera` "varied" from
-    a generator spawned from `rng` (the other draws stay the same)."""
+    """The blurred camera of a pair: `hdc.physics.draw_blurred_camera`'s, drawn wider for `camera` "varied" or
+    "noisy" from a generator spawned from `rng` (the other draws stay the same)."""
     drawn = physics.draw_blurred_camera(step, rng, nominal)
-    return physics.vary_camera(drawn, rng.spawn(1)[0]) if camera == "varied" else drawn
+    wider = {"varied": physics.vary_camera, "noisy": physics.noisy_camera}.get(camera)
+    return drawn if wider is None else wider(drawn, rng.spawn(1)[0])
 
 
 def natural_pair(step, name, rng, nominal=False, reduction=1, augment=True, camera="calibrated"):

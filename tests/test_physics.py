@@ -145,6 +145,18 @@ def test_a_varied_camera_keeps_the_radius_and_draws_every_change():
     assert all(camera.radius == original.radius for camera, original in zip(cameras, drawn))
 
 
+def test_a_noisy_camera_changes_only_the_noise_and_scales_both_of_its_parts_alike():
+    """`noisy_camera` leaves about half the cameras as they are and scales the others' read and shot noise by one
+    factor in 1..3; nothing else changes."""
+    drawn = [physics.draw_blurred_camera(8, np.random.default_rng(seed)) for seed in range(60)]
+    noisy = [physics.noisy_camera(camera, np.random.default_rng(100 + seed)) for seed, camera in enumerate(drawn)]
+    factors = np.array([camera.read_sigma / original.read_sigma for camera, original in zip(noisy, drawn)])
+    assert 0.3 < np.mean(factors > 1) < 0.7 and factors.min() >= 1 and factors.max() <= 3
+    for camera, original, factor in zip(noisy, drawn, factors):
+        assert camera.shot_gain == pytest.approx(factor * original.shot_gain)
+        assert camera == dataclasses.replace(original, read_sigma=camera.read_sigma, shot_gain=camera.shot_gain)
+
+
 def test_the_held_out_shifts_look_as_described():
     """A ring has no light at its centre and its outer edge at the radius; the S-curve keeps 0, 0.5 and 1 and
     steepens the middle; banding adds the same offset along a row."""

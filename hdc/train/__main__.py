@@ -83,7 +83,7 @@ def parse_arguments(argv):
         elif field.name == "camera":
             parser.add_argument(flag, choices=CAMERA_MODELS, default=None,
                                 help="varied: the blurred cameras also with other apertures, more noise, a display-"
-                                     "encoded response and a blur growing across the field")
+                                     "encoded response and a blur growing across the field; noisy: only more noise")
         elif field.name == "wiener_ranges":
             parser.add_argument(flag, choices=("draws", "none"), default=None,
                                 help="draws: the Wiener channel covers each step's range of training radii")

@@ -29,8 +29,9 @@ class TrainingConfig:
     fonts : the synthetic text's fonts: "look-alikes" (of the challenge's two) or "wide" (with
         `hdc.text.TRAINING_FAMILIES`, other shapes, widths and monospaced faces) or "varied" (those, each text's
         glyphs also bolder or lighter, stretched and slanted: `hdc.text.GLYPH_VARIATION`).
-    camera : the blurred cameras: "calibrated" (on the real captures) or "varied" (also other apertures, more
-        noise, a display-encoded response, a blur growing across the field: `hdc.physics.vary_camera`).
+    camera : the blurred cameras: "calibrated" (on the real captures), "varied" (also other apertures, more
+        noise, a display-encoded response, a blur growing across the field: `hdc.physics.vary_camera`) or "noisy"
+        (only the noise drawn stronger: `hdc.physics.noisy_camera`).
     seed : seed of the data order, crops and synthetic samples, and of the initial weights.
 
     The network and its inputs:
