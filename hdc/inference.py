@@ -22,7 +22,7 @@ from hdc.weights import WeightsError, consistency_for, default_weights_dir, mode
 
 class Prepared(NamedTuple):
     """A network input (h, w, channels) float32 padded for the network (`network_padding`), whether its
-    image's border was paper, and the `Observation` for data consistency (None without it)."""
+    image's border was paper, and the `Observation` for data consistency (None without it: `Result`)."""
     network_input: np.ndarray
     paper: bool
     observation: Observation = None
@@ -90,13 +90,20 @@ class Deblurrer:
     def prepare(self, image, step, radii=None, cleaned=False):
         """A `Prepared` input for `image` at `step`: the working-scale network input (h, w, channels) float32,
         reflect-padded for the network (`network_padding`), whether the image's border was paper, and the
-        `Observation` when the output is made consistent with the input. `radii`: the blur model's radii when
-        already known (default: the preprocessor's `blur_radii` of the image, which may estimate them).
+        `Observation` when the output is made consistent with the input. The blur model is the preprocessor's
+        `blur_kernel` where it finds one (the output is then not made consistent: `Result`), else discs of
+        `radii`: the radii when already known (default: the preprocessor's `blur_radii` of the image, which may
+        estimate them).
         `cleaned`: whether `image` already went through the preprocessor's `clean`."""
         image = image if cleaned else self.preprocessor.clean(image)
-        radii = self.preprocessor.blur_radii(image, step) if radii is None else radii
-        network_input, paper = self.preprocessor.inputs(image, step, radii=radii)
-        observation = self.postprocessor.observe(image, step, paper, radii)
+        kernel = self.preprocessor.blur_kernel(image, step)
+        if kernel is not None:
+            network_input, paper = self.preprocessor.inputs(image, step, kernel=kernel)
+            observation = None
+        else:
+            radii = self.preprocessor.blur_radii(image, step) if radii is None else radii
+            network_input, paper = self.preprocessor.inputs(image, step, radii=radii)
+            observation = self.postprocessor.observe(image, step, paper, radii)
         padding = network_padding(network_input.shape[:2], self.spec.architecture)
         return Prepared(np.pad(network_input, (*padding, (0, 0)), mode="reflect"), paper, observation, padding)
 

@@ -65,7 +65,8 @@ class Observation(NamedTuple):
 
 class Result(NamedTuple):
     """A network output (h, w) float32 in [0, 1], whether its image's border was paper, and the
-    `Observation` for data consistency (None without it)."""
+    `Observation` for data consistency (None without it, or where the blur model is a kernel other than discs,
+    which its cosine transform cannot hold: the network's output then stays as it is)."""
     output: np.ndarray
     paper: bool
     observation: Observation = None
@@ -239,9 +240,7 @@ class Postprocessor:
         output = result.output
         if result.paper:
             output = output / np.maximum(self.preprocessor.fit_for(output.shape)(output), 0.05)
-        if self.consistency is not None:
-            if result.observation is None:
-                raise ValueError("data consistency needs a result prepared with its observation")
+        if self.consistency is not None and result.observation is not None:
             observed, radii = result.observation
             output = make_consistent(observed, resize(output, observed.shape, "bicubic"), radii, self.consistency)
         output = output / max(1.0, float(np.quantile(output, 0.999)))

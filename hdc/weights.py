@@ -67,6 +67,7 @@ class ModelSpec:
     radius_source: str = "nominal"
     wiener_ranges: tuple = None
     destripe: bool = False
+    aperture: bool = False
 
     def to_entry(self):
         """The manifest entry (JSON-ready dict) for this spec, relative to its folder."""
@@ -79,14 +80,15 @@ class ModelSpec:
             entry["radius_source"] = self.radius_source
         if self.wiener_ranges is not None:
             entry["wiener_ranges"] = [list(pair) for pair in self.wiener_ranges]
-        if self.destripe:
-            entry["destripe"] = True
+        for option in ("destripe", "aperture"):
+            if getattr(self, option):
+                entry[option] = True
         return entry
 
     def preprocessor(self):
         """The `hdc.preprocessing.Preprocessor` that makes this model's inputs."""
         return Preprocessor(self.scale, self.median_widths, self.wiener_balance, self.radii, self.radius_source,
-                            self.wiener_ranges, self.destripe)
+                            self.wiener_ranges, self.destripe, self.aperture)
 
     @property
     def channels(self):
@@ -134,8 +136,9 @@ def model_spec(folder, step):
     if not isinstance(entry, dict):
         raise WeightsError(f"the weights manifest names model {name!r} for step {step} but does not define it")
     try:
-        if not isinstance(entry.get("destripe", False), bool):
-            raise ValueError(f"destripe must be true or false, got {entry['destripe']!r}")
+        for option in ("destripe", "aperture"):
+            if not isinstance(entry.get(option, False), bool):
+                raise ValueError(f"{option} must be true or false, got {entry[option]!r}")
         spec = ModelSpec(name=name, path=folder / entry["file"], sha256=str(entry["sha256"]),
                          scale=float(entry["scale"]), median_widths=tuple(int(w) for w in entry["median_widths"]),
                          architecture=architecture_from_dict(entry["architecture"]),
@@ -145,7 +148,7 @@ def model_spec(folder, step):
                          radius_source=entry.get("radius_source", "nominal"),
                          wiener_ranges=None if entry.get("wiener_ranges") is None
                          else tuple(tuple(float(v) for v in pair) for pair in entry["wiener_ranges"]),
-                         destripe=entry.get("destripe", False))
+                         destripe=entry.get("destripe", False), aperture=entry.get("aperture", False))
         channels = spec.channels
     except (KeyError, TypeError, ValueError) as error:
         raise WeightsError(f"model {name!r} in the weights manifest is incomplete or invalid: {error}") from None

@@ -205,14 +205,17 @@ def test_the_manifest_s_radii(tmp_path, tiff_folder, random_weights, capsys):
     assert preprocessor.radius_source == "estimated" and preprocessor.wiener_ranges[3] == (0.9 * 18, 1.1 * 18)
     assert run(capsys, tiff_folder, tmp_path / "out", 3, "--weights", weights)[0] == 0
     del entry["wiener_ranges"]
-    entry["destripe"] = True
+    entry["destripe"] = entry["aperture"] = True
     (weights / "manifest.json").write_text(json.dumps(manifest))
-    assert model_spec(weights, 3).preprocessor().destripe and model_spec(weights, 3).to_entry()["destripe"]
+    spec = model_spec(weights, 3)
+    assert spec.preprocessor().destripe and spec.preprocessor().aperture
+    assert spec.to_entry()["destripe"] and spec.to_entry()["aperture"]
+    name, good = next(iter(manifest["models"].items()))
     for key, value, message in (("radii", [1.0] * 5, "radii must be 20 positive radii"),
                                 ("radius_source", "guess", "radius_source must be one of nominal, estimated"),
-                                ("destripe", "yes", "destripe must be true or false")):
-        entry.pop("radii", None)
-        entry[key] = value
+                                ("destripe", "yes", "destripe must be true or false"),
+                                ("aperture", 1, "aperture must be true or false")):
+        manifest["models"][name] = dict(good, **{key: value})
         (weights / "manifest.json").write_text(json.dumps(manifest))
         code, _, err = run(capsys, tiff_folder, tmp_path / "out", 1, "--weights", weights)
         assert code == 2 and message in error_line(err)[0]
