@@ -9,8 +9,9 @@ On N full-size (2360 x 1460, 16-bit) synthetic TIFFs, in one run:
   to one thread while its stages overlap); the same with STEP auto (each image's step estimated), and its
   ratio to the given step's;
 - main.py end to end as a command (start-up and weight loading included), seconds per image;
-- each stage alone: read, downscale, background fit, median filters, radius estimate (weights with
-  radius_source estimated), Wiener channel, data consistency's input,
+- each stage alone: read, the banding check (weights with destripe), downscale, background fit, median filters,
+  radius estimate (weights with radius_source estimated), aperture fit (weights with aperture), Wiener channel,
+  data consistency's input,
   model, upscale, finish with data consistency, PNG write;
 - the model in float32 vs mixed_bfloat16 (time and largest output difference), tf.function vs predict;
 - peak memory of main.py over 10 and over 200 images;
@@ -99,6 +100,10 @@ def stage_times(files, deblurrer, step, repeats):
     if per_image:
         estimate = {"radius estimate (radius_source estimated)": median_time(
             lambda: preprocessor.estimated_radius(image, step), repeats)}
+    cleaning = {} if not preprocessor.destripe else {"banding check (destripe)": median_time(
+        lambda: preprocessor.clean(image), repeats)}
+    aperture = {} if not preprocessor.aperture else {"aperture fit (aperture)": median_time(
+        lambda: preprocessor.blur_kernel(image, step), repeats)}
     wiener = {} if preprocessor.wiener_balance is None else {"Wiener channel": median_time(
         lambda: blur_model_of_its_own(preprocessor.wiener_channel, per_image)(flat, radii), repeats)}
     consistency, finish = {}, {}
@@ -109,10 +114,12 @@ def stage_times(files, deblurrer, step, repeats):
             lambda: blur_model_of_its_own(deblurrer.finish, per_image)(result, image.shape), repeats)}
     return {
         "read TIFF": median_time(lambda: read_image(files[0]), repeats),
+        **cleaning,
         "downscale": median_time(lambda: downscale(image, deblurrer.preprocessor.scale), repeats),
         "background fit": median_time(lambda: flatten_background(small, fit), repeats),
         "median filters": median_time(lambda: median_stack(flat, deblurrer.preprocessor.median_widths), repeats),
         **estimate,
+        **aperture,
         **wiener,
         **consistency,
         "model": median_time(lambda: deblurrer.infer(prepared, step), repeats),

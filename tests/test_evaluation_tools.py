@@ -220,8 +220,10 @@ def test_benchmark_stages_and_precisions_run(tmp_path, random_weights):
             "background fit"} <= set(stages) and all(t > 0 for t in stages.values())
     per_image = Deblurrer(spec, consistency=Consistency(0.03, 0.5))
     per_image.preprocessor.radius_source = "estimated"  # the estimate is timed as a stage of its own
+    per_image.preprocessor.destripe = per_image.preprocessor.aperture = True  # so are these
     stages = benchmark.stage_times(files, per_image, 5, repeats=1)
-    assert "radius estimate (radius_source estimated)" in stages and all(t > 0 for t in stages.values())
+    assert {"radius estimate (radius_source estimated)", "banding check (destripe)",
+            "aperture fit (aperture)"} <= set(stages) and all(t > 0 for t in stages.values())
     precision = benchmark.precision_comparison(files, spec, 5, repeats=1)
     assert precision["mean output difference, bf16 vs float32 (of 1)"] < 0.05
 
