@@ -58,19 +58,16 @@ TOLERANCE_GRID = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 
 
 def network_results(deblurrer, samples, step, reduction):
-    """The network's `Result` (with its `Observation`) and the input's shape for each of `samples`."""
+    """The network's `Result` (with its `Observation`, None where inference skips the data consistency: a fitted
+    kernel, `hdc.inference.Deblurrer.prepare`) and the input's shape for each of `samples`."""
     from hdc.io import read_image
-    from hdc.postprocessing import Consistency, Postprocessor
+    from hdc.postprocessing import Consistency
 
-    observer = Postprocessor(deblurrer.preprocessor, Consistency(weight=1.0, input_share=0.0, reduction=reduction))
+    observing = deblurrer.with_consistency(Consistency(weight=1.0, input_share=0.0, reduction=reduction))
     results = []
     for sample in samples:
         image = read_image(sample.blurred)
-        radii = deblurrer.preprocessor.blur_radii(image, step)  # estimated once for the input and the observation
-        prepared = deblurrer.prepare(image, step, radii)
-        observation = observer.observe(image, step, prepared.paper, radii)
-        result = deblurrer.infer(prepared, step)._replace(observation=observation)
-        results.append((result, image.shape))
+        results.append((observing.infer(observing.prepare(image, step), step), image.shape))
     return results
 
 

@@ -87,13 +87,13 @@ class Deblurrer:
     def _forward(self, image, step):
         return self.model([image, step], training=False)
 
-    def prepare(self, image, step, radii=None, cleaned=False):
+    def prepare(self, image, step, radii=None, cleaned=False, spectra=None):
         """A `Prepared` input for `image` at `step`: the working-scale network input (h, w, channels) float32,
         reflect-padded for the network (`network_padding`), whether the image's border was paper, and the
         `Observation` when the output is made consistent with the input. The blur model is the preprocessor's
         `blur_kernel` where it finds one (the output is then not made consistent: `Result`), else discs of
         `radii`: the radii when already known (default: the preprocessor's `blur_radii` of the image, which may
-        estimate them).
+        estimate them, from `spectra`, its `hdc.estimate.Spectra` when already made).
         `cleaned`: whether `image` already went through the preprocessor's `clean`."""
         image = image if cleaned else self.preprocessor.clean(image)
         kernel = self.preprocessor.blur_kernel(image, step)
@@ -101,7 +101,7 @@ class Deblurrer:
             network_input, paper = self.preprocessor.inputs(image, step, kernel=kernel)
             observation = None
         else:
-            radii = self.preprocessor.blur_radii(image, step) if radii is None else radii
+            radii = self.preprocessor.blur_radii(image, step, spectra) if radii is None else radii
             network_input, paper = self.preprocessor.inputs(image, step, radii=radii)
             observation = self.postprocessor.observe(image, step, paper, radii)
         padding = network_padding(network_input.shape[:2], self.spec.architecture)
@@ -231,9 +231,7 @@ class AutoDeblurrer:
         spectra = Spectra(image)
         value = estimate(image, spectra)
         chosen = deblurring_step(value, self.methods[0].preprocessor.paper_border(image))
-        method = self.methods[chosen]
-        radii = method.preprocessor.blur_radii(image, chosen, spectra)
-        return AutoPrepared(value, chosen, method.prepare(image, chosen, radii, cleaned=True))
+        return AutoPrepared(value, chosen, self.methods[chosen].prepare(image, chosen, spectra=spectra, cleaned=True))
 
     def infer(self, prepared, step=None):
         """(step, `Result`) of an `AutoPrepared`."""
