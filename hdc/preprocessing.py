@@ -489,14 +489,14 @@ class Preprocessor:
         return (self.radii[step],)
 
     def blur_kernel(self, image, step):
-        """With `aperture`, the kernel (n, n) float64 of the capture's aperture at full size where it is clearly not
-        round (`hdc.aperture.fit_aperture` over the radii of the step's range, `wiener_ranges` or our draws,
-        widened by 30 %; `Aperture.clearly_not_round`) and `image` (H, W) float32 in [0, 1] is a paper capture
-        of a step whose range lies within [`RING_VISIBLE_RADIUS`, `LARGEST_FITTED_RADIUS`]; else None: the blur
-        model is then discs (`blur_radii`). The kernel is in pixels of `image`."""
+        """With `aperture` and a Wiener channel, the kernel (n, n) float64, in pixels of `image`, of the capture's
+        aperture where it is clearly not round (`hdc.aperture.fit_aperture` over the radii of the step's range,
+        `wiener_ranges` or our draws, widened by 30 %; `Aperture.clearly_not_round`) and `image` (H, W) float32 in
+        [0, 1] is a paper capture of a step whose range lies within [`RING_VISIBLE_RADIUS`,
+        `LARGEST_FITTED_RADIUS`]; else None: the blur model is then discs (`blur_radii`)."""
         from hdc.aperture import fit_aperture
 
-        if not self.aperture:
+        if not self.aperture or self.wiener_balance is None:
             return None
         low, high = self.wiener_ranges[step] if self.wiener_ranges is not None else RADIUS_RANGE[step]
         if low < RING_VISIBLE_RADIUS or high > LARGEST_FITTED_RADIUS or not self.paper_border(image):
