@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import fft, ndimage
 
-from hdc.estimate import fast_shape, radial_log_spectrum, signal_band
+from hdc.estimate import Spectra, signal_band
 from hdc.physics import cats_eye_psf, defocus_psf, ring_psf
 
 
@@ -98,38 +98,39 @@ def polar_transfer(shape, depth=1e-3):
     return np.log(ndimage.map_coordinates(power, coordinates, order=1) + depth)
 
 
-def polar_log_spectrum(image, reduction=2):
-    """The log power spectrum of `image` (H, W) float32 at 1/`reduction`, binned by frequency (bins one frequency
-    step wide, from two steps to the end of the signal band, `hdc.estimate.signal_band`) and by direction
-    (`DIRECTIONS` over [0, π)).
+@functools.lru_cache(maxsize=4)
+def polar_grid(shape):
+    """For every rfft2 frequency of a `windowed_power` over `shape` (rows, columns), flattened: its frequency
+    (cycles per pixel) and its direction bin (0..DIRECTIONS-1 over [0, π)), made once per shape."""
+    rows, columns = shape
+    down, across = np.meshgrid(fft.fftfreq(rows), fft.rfftfreq(columns), indexing="ij")
+    direction = np.minimum((np.mod(np.arctan2(down, across), np.pi) / np.pi * DIRECTIONS).astype(int),
+                           DIRECTIONS - 1)
+    return np.hypot(down, across).ravel(), direction.ravel()
 
-    Returns the bins' frequencies (n,) in cycles per pixel of `image`, the log power (n, DIRECTIONS) and each bin's
+
+def polar_log_spectrum(spectra, reduction=2):
+    """The log power spectrum of an image at 1/`reduction` (its `hdc.estimate.Spectra`), binned by frequency (bins
+    one frequency step wide, from two steps to the end of the signal band, `hdc.estimate.signal_band`) and by
+    direction (`DIRECTIONS` over [0, π)).
+
+    Returns the bins' frequencies (n,) in cycles per pixel of the image, the log power (n, DIRECTIONS) and each bin's
     weight (n, DIRECTIONS): its count of frequencies, 0 near the axes (`AXIS_WEDGE`) and where empty."""
-    from hdc.preprocessing import resize, working_shape
-
-    small = image if reduction == 1 else resize(image, working_shape(image.shape, reduction), "box")
-    rows, columns = fast_shape(small.shape)
-    top, left = (small.shape[0] - rows) // 2, (small.shape[1] - columns) // 2
-    small = np.asarray(small, np.float32)[top:top + rows, left:left + columns]
-    frequencies, values = radial_log_spectrum(small)
+    power, shape = spectra.power(reduction)
+    frequencies, values = spectra[reduction]
     band = signal_band(frequencies, values)
     limit = float(frequencies[band].max()) if band.any() else 0.5
-    centred = small / max(float(small.mean()), 1e-6) - 1.0
-    transform = fft.rfft2(centred * np.outer(np.hanning(rows), np.hanning(columns)).astype(np.float32), workers=-1)
-    power = (transform.real ** 2 + transform.imag ** 2).ravel()
-    down, across = np.meshgrid(fft.fftfreq(rows), fft.rfftfreq(columns), indexing="ij")
-    step = 1.0 / min(rows, columns)
+    step = 1.0 / min(shape)
     edges = np.arange(2 * step, limit + step, step)
     if edges.size < 9:
         edges = np.arange(2 * step, 10 * step + step / 2, step)
-    radius = np.digitize(np.hypot(down, across).ravel(), edges) - 1
-    direction = np.minimum((np.mod(np.arctan2(down, across), np.pi).ravel() / np.pi * DIRECTIONS).astype(int),
-                           DIRECTIONS - 1)
+    rho, direction = polar_grid(shape)
+    radius = np.digitize(rho, edges) - 1
     kept = (radius >= 0) & (radius < edges.size - 1)
     bins = radius[kept] * DIRECTIONS + direction[kept]
     total = (edges.size - 1) * DIRECTIONS
     counts = np.bincount(bins, minlength=total)
-    sums = np.bincount(bins, weights=power[kept], minlength=total)
+    sums = np.bincount(bins, weights=power.ravel()[kept], minlength=total)
     log_power = np.log(sums / np.maximum(counts, 1) + 1e-30).reshape(-1, DIRECTIONS)
     weights = counts.reshape(-1, DIRECTIONS).astype(np.float64)
     degrees = (np.arange(DIRECTIONS) + 0.5) * 180.0 / DIRECTIONS
@@ -148,11 +149,12 @@ def radially_detrended(values, frequencies, weights=None, degree=3):
     return values - trend[:, None]
 
 
-def fit_aperture(image, radii, shapes=SHAPES, reduction=2):
+def fit_aperture(image, radii, shapes=SHAPES, reduction=2, spectra=None):
     """The `Aperture` among `shapes` x `radii` (pixels of `image`) x every rotation (in steps of π / DIRECTIONS)
     whose log transfer function best correlates with the polar log spectrum of `image` (H, W) float32 in [0, 1]
-    at 1/`reduction` (`polar_log_spectrum`)."""
-    frequencies, log_power, weights = polar_log_spectrum(image, reduction)
+    at 1/`reduction` (`polar_log_spectrum`; `spectra`: the image's `hdc.estimate.Spectra`, when already made,
+    which the radius estimate shares)."""
+    frequencies, log_power, weights = polar_log_spectrum(Spectra(image) if spectra is None else spectra, reduction)
     observed = radially_detrended(log_power, frequencies, weights)
     weighted = observed * weights
     weighted_spectrum, weights_spectrum = np.fft.rfft(weighted, axis=1), np.fft.rfft(weights, axis=1)

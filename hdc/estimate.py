@@ -53,18 +53,27 @@ class Estimate(NamedTuple):
 
 
 def radial_log_spectrum(image):
-    """The radially averaged log power spectrum of `image` (h, w): (frequencies in cycles per pixel, values).
+    """The radially averaged log power spectrum of `image` (h, w): (frequencies in cycles per pixel, values),
+    bins one frequency step wide (`windowed_power`, `radial_log_profile`)."""
+    return radial_log_profile(*windowed_power(image))
+
+
+def windowed_power(image):
+    """The power spectrum (rfft2 layout) float32 of `image` (h, w) and the (rows, columns) it was taken over.
 
     A large image is cropped about its centre to sizes whose FFT is fast (`fast_shape`: at most a few per cent
-    less); it is divided by its mean, centred and Hann-windowed, in float32; bins are one frequency step wide.
-    """
+    less); it is divided by its mean, centred and Hann-windowed, in float32."""
     rows, columns = fast_shape(np.shape(image))
     top, left = (np.shape(image)[0] - rows) // 2, (np.shape(image)[1] - columns) // 2
     image = np.asarray(image, np.float32)[top:top + rows, left:left + columns]
-    window, bins, counts, step = spectrum_grid((rows, columns))
     image = image / max(float(image.mean()), 1e-6) - 1.0
-    transform = fft.rfft2(image * window, workers=-1)
-    power = transform.real ** 2 + transform.imag ** 2
+    transform = fft.rfft2(image * spectrum_grid((rows, columns))[0], workers=-1)
+    return transform.real ** 2 + transform.imag ** 2, (rows, columns)
+
+
+def radial_log_profile(power, shape):
+    """The radial average of a `windowed_power` `power` over `shape`, as `radial_log_spectrum` returns it."""
+    _, bins, counts, step = spectrum_grid(shape)
     sums = np.bincount(bins, weights=power.ravel(), minlength=counts.size)
     frequencies = np.arange(counts.size) * step
     usable = frequencies <= 0.5
@@ -123,19 +132,26 @@ def signal_band(frequencies, values, margin=1.5):
 
 
 class Spectra:
-    """The `radial_log_spectrum` of one image (H, W) float32 at each reduction (box-averaged), each made once,
-    when first asked for: `Spectra(image)[2]`. `estimate_radius` and `radius_within` share them."""
+    """The `windowed_power` and `radial_log_spectrum` of one image (H, W) float32 at each reduction (box-averaged),
+    each made once, when first asked for: `Spectra(image)[2]`, `Spectra(image).power(2)`. `estimate_radius`,
+    `radius_within` and `hdc.aperture.fit_aperture` share them."""
 
     def __init__(self, image):
-        self.image, self.made = image, {}
+        self.image, self.powers, self.made = image, {}, {}
 
-    def __getitem__(self, reduction):
+    def power(self, reduction):
+        """The `windowed_power` (power, shape) of the image at 1/`reduction`."""
         from hdc.preprocessing import resize, working_shape
 
-        if reduction not in self.made:
+        if reduction not in self.powers:
             small = self.image if reduction == 1 else resize(self.image, working_shape(self.image.shape, reduction),
                                                               "box")
-            self.made[reduction] = radial_log_spectrum(small)
+            self.powers[reduction] = windowed_power(small)
+        return self.powers[reduction]
+
+    def __getitem__(self, reduction):
+        if reduction not in self.made:
+            self.made[reduction] = radial_log_profile(*self.power(reduction))
         return self.made[reduction]
 
 

@@ -93,10 +93,12 @@ class Deblurrer:
         `Observation` when the output is made consistent with the input. The blur model is the preprocessor's
         `blur_kernel` where it finds one (the output is then not made consistent: `Result`), else discs of
         `radii`: the radii when already known (default: the preprocessor's `blur_radii` of the image, which may
-        estimate them, from `spectra`, its `hdc.estimate.Spectra` when already made).
+        estimate them); the aperture fit and the radius estimate share `spectra`, the image's `hdc.estimate.Spectra`
+        (when already made; of the image after `clean`).
         `cleaned`: whether `image` already went through the preprocessor's `clean`."""
         image = image if cleaned else self.preprocessor.clean(image)
-        kernel = self.preprocessor.blur_kernel(image, step)
+        spectra = Spectra(image) if spectra is None else spectra  # made when first asked for, shared
+        kernel = self.preprocessor.blur_kernel(image, step, spectra)
         if kernel is not None:
             network_input, paper = self.preprocessor.inputs(image, step, kernel=kernel)
             observation = None

@@ -488,12 +488,13 @@ class Preprocessor:
             return tuple(np.linspace(*self.wiener_ranges[step], 9))
         return (self.radii[step],)
 
-    def blur_kernel(self, image, step):
+    def blur_kernel(self, image, step, spectra=None):
         """With `aperture` and a Wiener channel, the kernel (n, n) float64, in pixels of `image`, of the capture's
         aperture where it is clearly not round (`hdc.aperture.fit_aperture` over the radii of the step's range,
         `wiener_ranges` or our draws, widened by 30 %; `Aperture.clearly_not_round`) and `image` (H, W) float32 in
         [0, 1] is a paper capture of a step whose range lies within [`RING_VISIBLE_RADIUS`,
-        `LARGEST_FITTED_RADIUS`]; else None: the blur model is then discs (`blur_radii`)."""
+        `LARGEST_FITTED_RADIUS`]; else None: the blur model is then discs (`blur_radii`). `spectra`: as for
+        `estimated_radius`."""
         from hdc.aperture import fit_aperture
 
         if not self.aperture or self.wiener_balance is None:
@@ -502,7 +503,7 @@ class Preprocessor:
         if low < RING_VISIBLE_RADIUS or high > LARGEST_FITTED_RADIUS or not self.paper_border(image):
             return None
         scale = self.full_scale(image.shape)
-        fitted = fit_aperture(image, np.geomspace(low / 1.3, high * 1.3, 30) / scale)
+        fitted = fit_aperture(image, np.geomspace(low / 1.3, high * 1.3, 30) / scale, spectra=spectra)
         return fitted.kernel() if fitted.clearly_not_round() else None
 
     def inputs(self, image, step, shape=None, radii=None, kernel=None):
