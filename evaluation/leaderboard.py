@@ -192,14 +192,18 @@ def plot(entries, path):
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(9, 5))
-    for entry in entries:
+    # 20 distinct colours, the ten strong ones first: the default cycle repeats after 10 entries
+    colours = plt.get_cmap("tab20").colors[0::2] + plt.get_cmap("tab20").colors[1::2]
+    for index, entry in enumerate(entries):
         steps = sorted(entry["means"])
         values = [entry["means"][s] for s in steps]
+        colour = colours[index % len(colours)]
         if entry["source"].startswith("published"):
-            axes.plot(steps, values, ":", marker="s", markersize=4, alpha=0.6, label=f"{entry['name']} [published]")
+            axes.plot(steps, values, ":", marker="s", markersize=4, alpha=0.6, color=colour,
+                      label=f"{entry['name']} [published]")
         else:
             stop = f" (stop {stop_label(entry)})" if stop_label(entry) else ""
-            axes.plot(steps, values, "-o", linewidth=2, markersize=4, label=f"{entry['name']}{stop}")
+            axes.plot(steps, values, "-o", linewidth=2, markersize=4, color=colour, label=f"{entry['name']}{stop}")
     axes.axhline(70, color="red", linestyle="--", linewidth=1)
     axes.set_xlabel("blur step")
     axes.set_ylabel("mean OCR score")
