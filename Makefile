@@ -69,8 +69,9 @@ test: setup
 #   mkdir -p runs/article-release && git archive f0bb5c7 weights/manifest.json weights/synthetic.weights.h5 \
 #       | tar -x -C runs/article-release && $(PY) -m evaluation.run $(TEST_SET) runs/eval/article-release \
 #       --weights runs/article-release/weights
-# and unet-19a67fc, the U-Net release before the fresh captures (commit 19a67fc), made the same way from that
-# commit.
+# unet-19a67fc, the U-Net release before the fresh captures (commit 19a67fc), and unet-da2a580, the release
+# before the noisier cameras (commit da2a580, with the destriping and the aperture fit), made the same way from
+# those commits.
 KEPT_ROWS := $(filter-out network network-alone auto wiener identity,$(notdir $(wildcard docs/results/runs/*)))
 results: setup
 	test -d $(TEST_SET) || $(PY) -m hdc.synthetic $(TEST_SET) --steps 0-19 --per-font 20 --seed 777 --layout test
