@@ -98,13 +98,14 @@ class Deblurrer:
         `cleaned`: whether `image` already went through the preprocessor's `clean`."""
         image = image if cleaned else self.preprocessor.clean(image)
         spectra = Spectra(image) if spectra is None else spectra  # made when first asked for, shared
-        kernel = self.preprocessor.blur_kernel(image, step, spectra)
+        flattened = self.preprocessor.flatten(image)  # its paper decision serves the aperture fit too
+        kernel = self.preprocessor.blur_kernel(image, step, spectra, paper=flattened[1])
         if kernel is not None:
-            network_input, paper = self.preprocessor.inputs(image, step, kernel=kernel)
+            network_input, paper = self.preprocessor.inputs(image, step, kernel=kernel, flattened=flattened)
             observation = None
         else:
             radii = self.preprocessor.blur_radii(image, step, spectra) if radii is None else radii
-            network_input, paper = self.preprocessor.inputs(image, step, radii=radii)
+            network_input, paper = self.preprocessor.inputs(image, step, radii=radii, flattened=flattened)
             observation = self.postprocessor.observe(image, step, paper, radii)
         padding = network_padding(network_input.shape[:2], self.spec.architecture)
         return Prepared(np.pad(network_input, (*padding, (0, 0)), mode="reflect"), paper, observation, padding)

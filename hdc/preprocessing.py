@@ -437,11 +437,17 @@ class Preprocessor:
         (0..19); see `inputs`."""
         return self.inputs(image, step, shape)[0]
 
+    def flatten(self, image, shape=None):
+        """`image` (H, W) float32 in [0, 1] reduced to the working-scale `shape` (default `working_shape(image.shape,
+        scale)`) and flattened (`flatten_background`): (h, w) float32 in [-1.5, 0.5], and whether its border was
+        paper."""
+        small = resize(image, shape or working_shape(image.shape, self.scale), "box")
+        return flatten_background(small, self.fit_for(small.shape))
+
     def paper_border(self, image):
-        """Whether the border of `image` (H, W) float32 in [0, 1] is paper, as `inputs` decides it
-        (`paper_surface` at the working scale): true for the text captures, mostly false for photographs."""
-        small = resize(image, working_shape(image.shape, self.scale), "box")
-        return paper_surface(small, self.fit_for(small.shape)) is not None
+        """Whether the border of `image` (H, W) float32 in [0, 1] is paper, as `inputs` decides it (`flatten`):
+        true for the text captures, mostly false for photographs."""
+        return self.flatten(image)[1]
 
     def clean(self, image):
         """`image` (H, W) float32 in [0, 1] as inference sees it: with `destripe`, without the row and column
@@ -488,25 +494,27 @@ class Preprocessor:
             return tuple(np.linspace(*self.wiener_ranges[step], 9))
         return (self.radii[step],)
 
-    def blur_kernel(self, image, step, spectra=None):
+    def blur_kernel(self, image, step, spectra=None, paper=None):
         """With `aperture` and a Wiener channel, the kernel (n, n) float64, in pixels of `image`, of the capture's
         aperture where it is clearly not round (`hdc.aperture.fit_aperture` over the radii of the step's range,
         `wiener_ranges` or our draws, widened by 30 %; `Aperture.clearly_not_round`) and `image` (H, W) float32 in
         [0, 1] is a paper capture of a step whose range lies within [`RING_VISIBLE_RADIUS`,
         `LARGEST_FITTED_RADIUS`]; else None: the blur model is then discs (`blur_radii`). `spectra`: as for
-        `estimated_radius`."""
+        `estimated_radius`; `paper`: whether the border is paper, when already decided (`paper_border`)."""
         from hdc.aperture import fit_aperture
 
         if not self.aperture or self.wiener_balance is None:
             return None
         low, high = self.wiener_ranges[step] if self.wiener_ranges is not None else RADIUS_RANGE[step]
-        if low < RING_VISIBLE_RADIUS or high > LARGEST_FITTED_RADIUS or not self.paper_border(image):
+        if low < RING_VISIBLE_RADIUS or high > LARGEST_FITTED_RADIUS:
+            return None
+        if not (self.paper_border(image) if paper is None else paper):
             return None
         scale = self.full_scale(image.shape)
         fitted = fit_aperture(image, np.geomspace(low / 1.3, high * 1.3, 30) / scale, spectra=spectra)
         return fitted.kernel() if fitted.clearly_not_round() else None
 
-    def inputs(self, image, step, shape=None, radii=None, kernel=None):
+    def inputs(self, image, step, shape=None, radii=None, kernel=None, flattened=None):
         """Network input for `image` (H, W) float32 in [0, 1] blurred at `step` (0..19).
 
         shape : working-scale (h, w) to produce; default `working_shape(image.shape, scale)`.
@@ -515,14 +523,14 @@ class Preprocessor:
         radii : the blur model's disc radii in full-size pixels; default `blur_radii(image, step)`.
         kernel : a kernel (n, n) in pixels of `image` (`blur_kernel`) that the Wiener channel deconvolves
             (`oriented_wiener_deconvolve`) instead of the discs of `radii`.
+        flattened : `flatten(image, shape)`, when already made.
 
         Returns
         -------
         (h, w, channels) float32, and whether the image's border was paper (`flatten_background`).
         """
         shape = shape or working_shape(image.shape, self.scale)
-        small = resize(image, shape, "box")
-        flat, paper = flatten_background(small, self.fit_for(small.shape))
+        flat, paper = self.flatten(image, shape) if flattened is None else flattened
         stack = median_stack(flat, self.median_widths)
         if self.wiener_balance is None:
             return stack, paper
