@@ -351,3 +351,32 @@ def test_the_varied_camera_model_is_part_of_the_cache_identity(tmp_path):
     with pytest.raises(ValueError):
         cache_module.build_synthetic(tmp_path, config.steps, config.per_step, config.natural_fraction, config.seed,
                                      config.preprocessor(), config.reduction, workers=1, progress=False)
+
+
+def test_export_writes_a_run_state_s_weights_from_its_checkpoint_alone(tmp_path, tiny_cache, capsys):
+    import shutil
+
+    from hdc.model import build_model
+    from hdc.weights import model_spec
+
+    config_file = tmp_path / "tiny.json"
+    config_file.write_text(json.dumps(TINY))
+    run = tmp_path / "run"
+    assert main([str(run), "--config", str(config_file), "--cache", str(tiny_cache), "--samples", "32", "--quiet"]) == 0
+    trained = model_spec(run / "weights", 2)
+    expected = build_model(trained.architecture)
+    expected.load_weights(trained.path)
+    shutil.rmtree(run / "weights")  # a run state as weights/ keeps it: config, log and checkpoint
+    assert main([str(run), "--export", "--release", str(tmp_path / "released")]) == 0
+    exported = model_spec(run / "weights", 9)
+    found = build_model(exported.architecture)
+    found.load_weights(exported.path)
+    for mine, theirs in zip(found.get_weights(), expected.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    assert (tmp_path / "released" / "synthetic.weights.h5").is_file()
+    shutil.rmtree(run / "checkpoints")
+    capsys.readouterr()
+    assert main([str(run), "--export"]) != 0
+    assert "holds no checkpoint" in capsys.readouterr().err
+    assert main([str(tmp_path / "empty"), "--export"]) != 0
+    assert "holds no config.json" in capsys.readouterr().err

@@ -52,6 +52,8 @@ def parse_arguments(argv):
     parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
                         help="tf.distribute strategy: mirrored over local GPUs, or multi-worker through TF_CONFIG")
     parser.add_argument("--max-minutes", type=float, help="stop (after a checkpoint) after this many minutes")
+    parser.add_argument("--export", action="store_true",
+                        help="write RUN_DIR/weights from its last checkpoint instead of training (no cache needed)")
     parser.add_argument("--release", type=Path, metavar="DIR",
                         help="after training, copy weights, manifest, config, log, plot and checkpoint to DIR")
     parser.add_argument("--from-release", type=Path, metavar="DIR",
@@ -101,13 +103,15 @@ def resolve_config(arguments):
         options["wiener_balance"] = None
     if "wiener_ranges" in options:
         options["wiener_ranges"] = None if options["wiener_ranges"] == "none" else [list(pair) for pair in RADIUS_RANGE]
-    if arguments.resume and path.is_file():
+    if (arguments.resume or arguments.export) and path.is_file():
         values = json.loads(path.read_text())
         changed = {k: v for k, v in options.items() if values.get(k) != v and k not in RESUMABLE}
         if changed:
             raise ValueError(f"--resume keeps the run's config.json; these options differ from it: {sorted(changed)}")
         values.update({k: v for k, v in options.items() if k in RESUMABLE})
         return TrainingConfig.from_dict(values)
+    if arguments.export:
+        raise ValueError(f"{arguments.run_dir} holds no {CONFIG_NAME} of a run to export")
     if path.is_file() and not arguments.resume:
         raise ValueError(f"{arguments.run_dir} already holds a run; use --resume or another folder")
     values = json.loads(arguments.config.read_text()) if arguments.config else {}
@@ -124,18 +128,26 @@ def main(argv=None):
             seed_from_release(arguments.run_dir, arguments.from_release)
         config = resolve_config(arguments)
         resuming = arguments.resume and (arguments.run_dir / "checkpoints" / "checkpoint").is_file()
-        if config.init_from and not resuming and not Path(config.init_from).is_dir():
+        if config.init_from and not (resuming or arguments.export) and not Path(config.init_from).is_dir():
             raise ValueError(f"init_from must be a release folder, got {config.init_from!r}")
     except (ValueError, OSError, json.JSONDecodeError) as error:
         return fail(error)
     arguments.run_dir.mkdir(parents=True, exist_ok=True)
     (arguments.run_dir / CONFIG_NAME).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from hdc.train.loop import train
-    loss, validation = train(arguments.run_dir, config, arguments.cache, arguments.strategy, arguments.resume,
-                             not arguments.quiet, arguments.max_minutes)
-    print(f"training loss {loss:.4f}, validation loss {validation if validation is None else round(validation, 4)}; "
-          f"weights in {arguments.run_dir / 'weights'}")
+    if arguments.export:
+        from hdc.train.trainer import export_checkpoint
+        try:
+            export_checkpoint(arguments.run_dir, config)
+        except ValueError as error:
+            return fail(error)
+        print(f"weights of the last checkpoint in {arguments.run_dir / 'weights'}")
+    else:
+        from hdc.train.loop import train
+        loss, validation = train(arguments.run_dir, config, arguments.cache, arguments.strategy, arguments.resume,
+                                 not arguments.quiet, arguments.max_minutes)
+        shown = validation if validation is None else round(validation, 4)
+        print(f"training loss {loss:.4f}, validation loss {shown}; weights in {arguments.run_dir / 'weights'}")
     if arguments.release:
         release(arguments.run_dir, arguments.release)
         print(f"released to {arguments.release}; tune its data consistency next (python -m evaluation.consistency "

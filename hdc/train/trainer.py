@@ -124,6 +124,27 @@ class Trainer:
 
     def export(self, name="synthetic"):
         """Write the current weights and a manifest to RUN_DIR/weights."""
-        return export_model(self.model, self.run_dir / "weights", name, self.config.scale,
-                            self.config.median_widths, self.config.architecture, self.config.wiener_balance,
-                            self.config.radii, self.config.wiener_ranges, self.config.radius_source)
+        return export_run(self.model, self.run_dir, self.config, name)
+
+
+def export_run(model, run_dir, config, name="synthetic"):
+    """Write `model`'s weights and a manifest made from the run's `config` to `run_dir`/weights; the `ModelSpec`."""
+    return export_model(model, Path(run_dir) / "weights", name, config.scale, config.median_widths,
+                        config.architecture, config.wiener_balance, config.radii, config.wiener_ranges,
+                        config.radius_source)
+
+
+def export_checkpoint(run_dir, config, name="synthetic"):
+    """Write `run_dir`/weights from the run's latest checkpoint, without its cache or its optimizer (a run state
+    kept as its checkpoint alone, as in weights/); the `ModelSpec` written. ValueError when there is none."""
+    import tensorflow as tf
+
+    from hdc.model import build_model
+
+    latest = tf.train.latest_checkpoint(str(Path(run_dir) / "checkpoints"))
+    if latest is None:
+        raise ValueError(f"{run_dir} holds no checkpoint to export")
+    model = build_model(config.architecture, "mixed_bfloat16" if config.mixed_precision else "float32",
+                        seed=config.seed)
+    tf.train.Checkpoint(model=model).restore(latest).expect_partial().assert_existing_objects_matched()
+    return export_run(model, run_dir, config, name)
