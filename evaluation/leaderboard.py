@@ -193,7 +193,8 @@ def plot(entries, path):
 
     figure, axes = plt.subplots(figsize=(9, 5))
     # 20 distinct colours, the ten strong ones first: the default cycle repeats after 10 entries
-    colours = plt.get_cmap("tab20").colors[0::2] + plt.get_cmap("tab20").colors[1::2]
+    palette = plt.get_cmap("tab20").colors
+    colours = palette[0::2] + palette[1::2]
     for index, entry in enumerate(entries):
         steps = sorted(entry["means"])
         values = [entry["means"][s] for s in steps]

@@ -87,19 +87,20 @@ class Deblurrer:
     def _forward(self, image, step):
         return self.model([image, step], training=False)
 
-    def prepare(self, image, step, radii=None, cleaned=False, spectra=None):
+    def prepare(self, image, step, radii=None, cleaned=False, spectra=None, flattened=None):
         """A `Prepared` input for `image` at `step`: the working-scale network input (h, w, channels) float32,
         reflect-padded for the network (`network_padding`), whether the image's border was paper, and the
         `Observation` when the output is made consistent with the input. The blur model is the preprocessor's
         `blur_kernel` where it finds one (the output is then not made consistent: `Result`), else discs of
         `radii`: the radii when already known (default: the preprocessor's `blur_radii` of the image, which may
         estimate them); the aperture fit and the radius estimate share `spectra`, the image's `hdc.estimate.Spectra`
-        (when already made; of the image after `clean`).
+        (when already made; of the image after `clean`), and the aperture fit and the network input share
+        `flattened`, the preprocessor's `flatten` of the image (when already made, likewise).
         `cleaned`: whether `image` already went through the preprocessor's `clean`."""
         image = image if cleaned else self.preprocessor.clean(image)
         spectra = Spectra(image) if spectra is None else spectra  # made when first asked for, shared
-        flattened = self.preprocessor.flatten(image)  # its paper decision serves the aperture fit too
-        kernel = self.preprocessor.blur_kernel(image, step, spectra, paper=flattened[1])
+        flattened = self.preprocessor.flatten(image) if flattened is None else flattened
+        kernel = self.preprocessor.blur_kernel(image, step, spectra, paper=flattened[1])  # its paper decision
         if kernel is not None:
             network_input, paper = self.preprocessor.inputs(image, step, kernel=kernel, flattened=flattened)
             observation = None
@@ -230,11 +231,15 @@ class AutoDeblurrer:
 
     def prepare(self, image, step=None):
         """An `AutoPrepared` for `image` (H, W) float32 in [0, 1]."""
-        image = self.methods[0].preprocessor.clean(image)
-        spectra = Spectra(image)
+        first = self.methods[0].preprocessor
+        image = first.clean(image)
+        spectra, flattened = Spectra(image), first.flatten(image)
         value = estimate(image, spectra)
-        chosen = deblurring_step(value, self.methods[0].preprocessor.paper_border(image))
-        return AutoPrepared(value, chosen, self.methods[chosen].prepare(image, chosen, spectra=spectra, cleaned=True))
+        chosen = deblurring_step(value, flattened[1])
+        method = self.methods[chosen]
+        shared = flattened if method.preprocessor is first else None  # one weights file serves every step
+        return AutoPrepared(value, chosen, method.prepare(image, chosen, cleaned=True, spectra=spectra,
+                                                          flattened=shared))
 
     def infer(self, prepared, step=None):
         """(step, `Result`) of an `AutoPrepared`."""
