@@ -26,13 +26,13 @@ STEP_OF_NAME = re.compile(r"focusStep_(\d+)_")
 
 def thumbnail_rows(folder):
     """(name, true step, radius in full-size pixels, confidence) of each 10x thumbnail in `folder`."""
-    from hdc.estimate import SCALES, radial_log_spectrum, radius_at_scale
+    from hdc.estimate import SCALES, Spectra, radius_at_scale
     from hdc.io import read_image
 
     candidates = np.concatenate([radii for _, radii in SCALES]) / THUMBNAIL_REDUCTION
     rows = []
     for path in sorted(Path(folder).glob("focusStep_*.png"), key=lambda p: int(STEP_OF_NAME.match(p.name)[1])):
-        radius, confidence = radius_at_scale(radial_log_spectrum(read_image(path)), 1, candidates)
+        radius, confidence = radius_at_scale(Spectra(read_image(path)), 1, candidates)
         rows.append((path.name, int(STEP_OF_NAME.match(path.name)[1]), radius * THUMBNAIL_REDUCTION, confidence))
     return rows
 

@@ -2,23 +2,26 @@
 
 A defocus disc of radius r multiplies the image's spectrum by its transfer function 2 J1(2π r ρ) / (2π r ρ),
 whose rings of zeros sit at radii ρ fixed by r alone, whatever the image holds (text and photographs have
-broad spectra). The estimator takes the radially averaged log power spectrum of the capture at half
-resolution, keeps the frequencies above the noise floor, removes its smooth trend, and correlates what is
-left with the same detrended profile of the disc's transfer function for every candidate radius. The best
-correlation gives the radius; the step is the one whose nominal radius (`hdc.physics.NOMINAL_RADIUS`) is
-nearest on a log scale; the confidence is that correlation (0..1).
+broad spectra). The estimator takes the radially averaged log power spectrum of the capture (at full size for
+small discs, at half resolution for large ones), keeps the frequencies above the noise floor, removes its smooth
+trend, and correlates what is left with the same detrended profile of the disc's transfer function as that
+spectrum sees it, smoothed by the window's own spectrum and the frequency bins (`disc_log_profiles`), for every
+candidate radius that could leave the capture's band limit (`PLAUSIBLE`). The best correlation gives the
+radius; the step is the one whose nominal radius (`hdc.physics.NOMINAL_RADIUS`) is nearest on a log scale; the
+confidence is that correlation (0..1).
 
 Measured (docs/estimation): the real 10x thumbnails give the exact step at every step 4-19 (23 of 23; at 1:10
 the discs of steps 0-3 are under 2 pixels), the five real full-size captures (steps 3, 14, 14, 15, 19) the
-exact step; on our synthetic test set 79.4 % of the text captures are within one step (an exact radius
+exact step; on our synthetic test set 84.9 % of the text captures are within one step (an exact radius
 estimator would reach 89.7 %, as the draws of adjacent steps overlap, and the best rule from an exact radius
-to a step 97.0 %: `evaluation.estimation.best_rule_ceiling`). Against the radius drawn for each
-capture, 91.4 % are within one step of that radius's step and 76.5 % of the radii within 10 % of it: all of
-them at steps 5-15. Steps 0-4 are the weakest: their discs (1-25 px) hide behind the lens softness, so no
-zero ring shows and the confidence is low. At steps 16-19 most misses find about half the drawn radius,
-likely because the rings of a 150-210 px disc lie only 3.5-5 frequency bins apart in a 1458-pixel frame (the
-Hann window's main lobe spans 4), so they blur together, and half the radius, whose zeros fall on every other
-ring, fits about as well.
+to a step 97.0 %: `evaluation.estimation.best_rule_ceiling`). Against the radius drawn for each capture, 95.6 %
+are within one step of that radius's step and 78.2 % of the radii within 10 % of it: all of them at steps 5-15.
+Steps 0-1 are the weakest (68 % and 88 % within one step of the drawn radius's): their discs (1-7 px) hide
+behind the lens softness, so no zero ring shows and the confidence is low. At steps 18-19 (88 % and 82 %) the
+misses find about half or twice the drawn radius: the rings of a 150-210 px disc lie only 3.5-5 frequency bins
+apart in a 1458-pixel frame, where the Hann window's main lobe spans 4. Before the model took the window into
+account, and with one bound on radius x band limit for every disc under 150 px, the test set gave 79.4 % and
+91.4 % (steps 0 and 19: 28 % and 68 % of the drawn radius's step).
 """
 
 import argparse
@@ -29,21 +32,26 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from scipy import fft, special
+from scipy import fft, signal, special
 
 from hdc.physics import NOMINAL_RADIUS
 
 # (reduction, candidate radii in full-size pixels): small discs are looked for at full resolution, where their
 # first zero lies below the Nyquist frequency; large ones at 1:2, where the spectrum has more signal per bin.
 SCALES = ((1, np.geomspace(1.5, 40.0, 90)), (2, np.geomspace(30.0, 260.0, 150)))
-# Bounds on radius x band limit (see `estimate_radius`): (low, high, wide radius, high for discs of that radius
-# or more). From the 160 text captures of a tuning set (seed 1001, not the test set): correct estimates lie at
-# 0.46-2.9 (steps 2-19), the spurious large radii of sharp captures (steps 0-2) at 4.9-14; the real full-size
-# step-19 capture (203 px) at 3.3. Within one step on the tuning set: 73.1 % without the bounds, 78.1 % with
-# (steps 1-3 gain, none loses). Below 150 px a second tuning set (seed 1002) put correct estimates at 2.57 at
-# most and spurious ones of sharp captures (steps 1-2 estimated at 8-10) at 3.6-4.0; only the widest discs,
-# whose rings lie at the low frequencies where text has most power, show rings further out (correct at 3.0-3.8).
-PLAUSIBLE = (0.35, 3.0, 150.0, 4.0)
+# Bounds on radius x band limit (see `estimate_radius`): (radius under which the bounds hold, low, high), by
+# increasing radius. The signal band of a disc blur ends at one of its zeros (radius x frequency 0.61, 1.12, 1.62,
+# 2.12, ...): the first for discs under 20 px (0.5-0.6 for the drawn radii of steps 1-3, 0.95 at most), further
+# out for wider ones, whose rings lie where text has most power (1.0-1.6 at steps 4-8, 1.3-2.6 at steps 9-19).
+# From the tuning sets' text captures (seeds 1001 and 1002, not the test set): the spurious large radii of sharp
+# captures (steps 0-2) lay at 4.9-14 and are skipped by the bound 3 (within one step 73.1 % without bounds, 78.1
+# % with, seed 1001); only discs from 150 px show rings further out (correct at 3.0-3.8; the real full-size step-19
+# capture, 203 px, at 3.3); the spurious 12-15 px of sharp step-0 captures, which put the band limit at their third
+# zero (1.5-1.8), are skipped by the bound 1 under 20 px: within one step at step 0 of the tuning sets 12 % -> 66
+# %, no step lost, and on the mild set (seed 1006, steps 0-3, 400 captures, not tuned on) 72.8 % -> 85.0 % (steps
+# 2-3 stay at 100 %); the real step-3 capture stays exact (19 px).
+PLAUSIBLE = ((20.0, 0.35, 1.0), (150.0, 0.35, 3.0), (np.inf, 0.35, 4.0))
+
 
 class Estimate(NamedTuple):
     """The estimated step 0..19, disc radius in full-size pixels and confidence in [0, 1]."""
@@ -107,16 +115,52 @@ def spectrum_grid(shape):
     return window, bins, np.bincount(bins), step
 
 
-def disc_log_transfer(radius, frequencies, depth=1e-3):
-    """log(|2 J1(x) / x|² + depth), x = 2π radius ρ: the disc's transfer function, zeros filled to `depth`."""
-    x = 2.0 * np.pi * radius * np.asarray(frequencies, np.float64)
+def disc_log_profiles(shape, radii, fine=16, floor=1e-6):
+    """The log power transfer of discs of `radii` (pixels) as `radial_log_profile` sees it over `shape` (h, w):
+    (len(radii), bins) float64, at the profile's frequencies.
+
+    The disc's |2 J1(x) / x|², x = 2π radius ρ, is smoothed by what the estimator's spectrum goes through: the
+    Hann window's power spectrum along each axis (`window_power`; the mean of the rows' and the columns', as the
+    rings cross both) and the average over each bin one frequency step wide. A wide disc's rings lie a few bins
+    apart, and the window half fills its zeros: the plain transfer, zeros and all, matched the detrended profile
+    of a 150-210 px disc worse than that of half its radius. `fine` samples per bin; `floor` keeps the log finite."""
+    return _disc_log_profiles(tuple(int(side) for side in shape), tuple(float(radius) for radius in radii), fine,
+                              floor)
+
+
+@functools.lru_cache(maxsize=16)
+def _disc_log_profiles(shape, radii, fine, floor):
+    step = 1.0 / min(shape)
+    count = profile_length(shape)
+    margin = 8 * fine
+    frequencies = np.arange(count * fine + 2 * margin) * (step / fine)
+    bin_average = np.r_[0.5, np.ones(fine - 1), 0.5] / fine
+    kernel = np.convolve(0.5 * (window_power(shape[0], step, fine) + window_power(shape[1], step, fine)), bin_average)
+    x = 2.0 * np.pi * np.asarray(radii)[:, None] * frequencies[None, :]
     with np.errstate(invalid="ignore", divide="ignore"):
         transfer = np.where(x > 1e-9, 2.0 * special.j1(x) / x, 1.0)
-    return np.log(transfer ** 2 + depth)
+    reflected = np.concatenate([transfer[:, margin:0:-1], transfer], axis=1) ** 2  # even about frequency 0
+    smoothed = signal.fftconvolve(reflected, kernel[None, :], mode="same", axes=1)[:, margin:]
+    return np.log(np.maximum(smoothed[:, fine:(count + 1) * fine:fine], 0.0) + floor)
+
+
+def window_power(length, step, fine, extent=6):
+    """|W(f)|² of a Hann window of `length` samples, normalized to sum 1, at frequency offsets of `step` / `fine`
+    cycles per sample out to `extent` steps each side: (2 extent fine + 1,)."""
+    offsets = np.arange(-extent * fine, extent * fine + 1) * (step / fine)
+    transform = np.exp(-2j * np.pi * offsets[:, None] * np.arange(length)[None, :]) @ np.hanning(length)
+    power = np.abs(transform) ** 2
+    return power / power.sum()
+
+
+def profile_length(shape):
+    """At least as many frequencies as `radial_log_profile` returns for `shape` (h, w): one per bin from one step
+    to 0.5."""
+    return min(shape) // 2 + 1
 
 
 def detrended(values, frequencies, degree=3):
-    """`values` minus their least-squares polynomial of `degree` in log frequency."""
+    """`values` (n,) or (n, k) minus their least-squares polynomial of `degree` in log frequency (n,)."""
     basis = np.vander(np.log(frequencies), degree + 1)
     return values - basis @ np.linalg.lstsq(basis, values, rcond=None)[0]
 
@@ -159,11 +203,10 @@ def estimate_radius(image, scales=SCALES, plausible=PLAUSIBLE, spectra=None):
     """The disc radius in full-size pixels that best explains the spectrum of `image` (H, W) float32 in
     [0, 1] at full size, and the correlation that chose it (the confidence): the best over `scales`.
 
-    plausible : (low, high, wide, wide high) bounds on radius x band limit, the highest frequency (cycles per
-        full-size pixel) whose power stands above the noise floor (`signal_band`): [low, high] for radii under
-        `wide` pixels, [low, wide high] from there. A disc of radius r leaves signal up to about 0.5-3 / r
-        (wide discs up to 4 / r); candidates outside the bounds are skipped unless none is left, which removes
-        the spurious large radii that a sharp capture's spectrum can match (None: all candidates).
+    plausible : bounds on radius x band limit, the highest frequency (cycles per full-size pixel) whose power stands
+        above the noise floor (`signal_band`), by radius (`plausible_radii`). A disc's band ends at one of its
+        zeros; candidates outside the bounds are skipped unless none is left, which removes the spurious large
+        radii that a sharp capture's spectrum can match (None: all candidates).
     spectra : the image's `Spectra`, when already made."""
     spectra = Spectra(image) if spectra is None else spectra
     if plausible is not None:
@@ -173,34 +216,36 @@ def estimate_radius(image, scales=SCALES, plausible=PLAUSIBLE, spectra=None):
         kept = [(reduction, radii[plausible_radii(radii, limit, plausible)]) for reduction, radii in scales]
         if any(radii.size for _, radii in kept):
             scales = [(reduction, radii) for reduction, radii in kept if radii.size]
-    return max((radius_at_scale(spectra[reduction], reduction, candidates) for reduction, candidates in scales),
+    return max((radius_at_scale(spectra, reduction, candidates) for reduction, candidates in scales),
                key=lambda found: found[1])
 
 
 def plausible_radii(radii, limit, plausible=PLAUSIBLE):
     """The mask of candidate `radii` (full-size pixels) whose product with the band `limit` (cycles per full-size
-    pixel) lies within the `plausible` bounds (low, high, wide, wide high; see `estimate_radius`)."""
-    low, high, wide, wide_high = plausible
-    products = np.asarray(radii) * limit
-    return (products >= low) & (products <= np.where(np.asarray(radii) < wide, high, wide_high))
+    pixel) lies within the `plausible` bounds: ((radius under which they hold, low, high), ...) by increasing
+    radius."""
+    radii = np.asarray(radii, np.float64)
+    tier = np.minimum(np.searchsorted([under for under, _, _ in plausible], radii, side="right"), len(plausible) - 1)
+    low, high = np.array([bounds[1:] for bounds in plausible]).T
+    return (radii * limit >= low[tier]) & (radii * limit <= high[tier])
 
 
-def radius_at_scale(spectrum, reduction, candidates):
-    """(radius, correlation) of the best of `candidates` (full-size pixels) for `spectrum`, an image's
-    `radial_log_spectrum` at 1/`reduction`."""
-    frequencies, values = spectrum
+def radius_at_scale(spectra, reduction, candidates):
+    """(radius, correlation) of the best of `candidates` (full-size pixels) for the `Spectra` `spectra` at
+    1/`reduction`: the correlation of the detrended radial log spectrum within the signal band with each disc's
+    detrended `disc_log_profiles`."""
+    frequencies, values = spectra[reduction]
     band = signal_band(frequencies, values)
     if band.sum() < 8:
         band = frequencies <= 0.5
     observed = detrended(values[band], frequencies[band])
     observed = observed / max(float(np.linalg.norm(observed)), 1e-12)
-    scores = []
-    for radius in candidates:
-        model = detrended(disc_log_transfer(radius / reduction, frequencies[band]), frequencies[band])
-        norm = float(np.linalg.norm(model))
-        scores.append(float(observed @ model) / norm if norm > 1e-9 else 0.0)
+    models = disc_log_profiles(spectra.power(reduction)[1], np.asarray(candidates) / reduction)
+    models = detrended(models[:, :frequencies.size][:, band].T, frequencies[band]).T
+    norms = np.linalg.norm(models, axis=1)
+    scores = np.where(norms > 1e-9, models @ observed / np.maximum(norms, 1e-12), 0.0)
     best = int(np.argmax(scores))
-    return float(candidates[best]), max(0.0, scores[best])
+    return float(candidates[best]), max(0.0, float(scores[best]))
 
 
 def radius_within(image, low, high, scales=SCALES, count=60, spectra=None):
@@ -209,8 +254,7 @@ def radius_within(image, low, high, scales=SCALES, count=60, spectra=None):
     covers, the best over the scales; None where no scale covers any of it. For a capture whose step is known
     and whose free estimate (`estimate_radius`) lies outside the step's range; `spectra` as there."""
     spectra = Spectra(image) if spectra is None else spectra
-    found = [radius_at_scale(spectra[reduction], reduction,
-                             np.geomspace(max(low, radii[0]), min(high, radii[-1]), count))
+    found = [radius_at_scale(spectra, reduction, np.geomspace(max(low, radii[0]), min(high, radii[-1]), count))
              for reduction, radii in scales if max(low, radii[0]) < min(high, radii[-1])]
     return max(found, key=lambda each: each[1]) if found else None
 

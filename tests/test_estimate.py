@@ -25,7 +25,7 @@ def blurred_texture(radius, shape=(480, 720), seed=0):
 
 def unsure_photograph(shape=(480, 720), seed=1):
     """A smooth random scene to the frame's edge (no paper border), Gaussian-blurred: no zero rings, so its
-    estimate (step 2) comes with a low confidence (0.5-0.6)."""
+    estimate (step 1) comes with a low confidence (under 0.4)."""
     from scipy.ndimage import gaussian_filter
 
     field = gaussian_filter(np.random.default_rng(seed).random(shape), 15)
@@ -103,25 +103,47 @@ def test_the_best_rule_cannot_reach_every_step_of_overlapping_draws():
 
 
 def test_candidates_stay_within_the_band_limit_bounds():
-    """A small blur leaves signal to high frequencies: the radius found respects radius x band limit <= 3."""
-    from hdc.estimate import PLAUSIBLE, radial_log_spectrum, signal_band
+    """A small blur leaves signal to high frequencies: the radius found respects the bounds on radius x band
+    limit of a disc under 20 px, whose band ends at its first zero (0.35-1)."""
+    from hdc.estimate import radial_log_spectrum, signal_band
 
     image = blurred_texture(4.0)
     frequencies, values = radial_log_spectrum(image)
     limit = frequencies[signal_band(frequencies, values)].max()
     radius, _ = estimate_radius(image)
-    assert PLAUSIBLE[0] <= radius * limit <= PLAUSIBLE[1] and radius < 20
+    assert 0.35 <= radius * limit <= 1.0 and radius < 20
 
 
 def test_only_wide_discs_may_show_rings_far_out():
-    """Radius x band limit may reach 4 for discs of 150 px or more (their rings lie where text has most power),
-    3 below: the spurious 60 px of a sharp step-1 capture (band limit 0.065, product 3.9) is skipped."""
+    """Radius x band limit may reach 1 under 20 px (a small disc's band ends at its first zero), 3 under 150 px
+    and 4 from there (the rings of the widest discs lie where text has most power): the spurious 14 px of a sharp
+    step-0 capture (band limit 0.11, product 1.5) and 60 px of a sharp step-1 capture (0.065, product 3.9) are
+    skipped."""
     from hdc.estimate import plausible_radii
 
-    radii = np.array([3.0, 25.0, 60.0, 200.0])
-    assert plausible_radii(radii, 0.065).tolist() == [False, True, False, False]
-    assert plausible_radii(radii, 0.0175).tolist() == [False, True, True, True]  # 200 px at 3.5
-    assert plausible_radii(radii, 0.0195).tolist() == [False, True, True, True]  # 200 px at 3.9
+    radii = np.array([3.0, 14.0, 25.0, 60.0, 200.0])
+    assert plausible_radii(radii, 0.11).tolist() == [False, False, True, False, False]
+    assert plausible_radii(radii, 0.065).tolist() == [False, True, True, False, False]
+    assert plausible_radii(radii, 0.0175).tolist() == [False, False, True, True, True]  # 200 px at 3.5
+    assert plausible_radii(radii, 0.0195).tolist() == [False, False, True, True, True]  # 200 px at 3.9
+    assert plausible_radii(radii, 0.025).tolist() == [False, True, True, True, False]  # 200 px at 5
+
+
+def test_the_model_of_a_wide_disc_is_its_transfer_smoothed_by_the_window():
+    """The window fills the zeros of a disc whose rings lie a few frequency bins apart, and leaves those of a small
+    disc; away from its zeros the model follows the disc's transfer function."""
+    from scipy import special
+
+    from hdc.estimate import disc_log_profiles
+
+    shape = (729, 1152)
+    frequencies = np.arange(1, 365) / 729
+    small, wide = np.exp(disc_log_profiles(shape, [10.0, 90.0])[:, :frequencies.size])
+    assert small[30:60].min() < 1e-3 * small[0]  # its first zero, at bin 44
+    valleys, peaks = wide[[4, 8, 12, 16, 20]], wide[[6, 10, 14, 18, 22]]  # rings 4 bins apart
+    assert (peaks / valleys < 4).all()
+    x = 2 * np.pi * 10.0 * frequencies[:20]
+    np.testing.assert_allclose(small[:20], (2 * special.j1(x) / x) ** 2, rtol=0.05)
 
 
 def test_the_spectrum_is_taken_on_a_fast_crop():
