@@ -10,7 +10,8 @@ On N full-size (2360 x 1460, 16-bit) synthetic TIFFs, in one run:
   ratio to the given step's;
 - main.py end to end as a command (start-up and weight loading included), seconds per image;
 - each stage alone: read, the banding check (weights with destripe), downscale, background fit, median filters,
-  radius estimate (weights with radius_source estimated), aperture fit (weights with aperture), Wiener channel,
+  radius estimate (weights with radius_source estimated), aperture fit (weights with aperture; sharing the
+  estimate's spectra and the paper decision, as in the pipeline), Wiener channel,
   data consistency's input,
   model, upscale, finish with data consistency, PNG write;
 - the model in float32 vs mixed_bfloat16 (time and largest output difference), tf.function vs predict;
@@ -83,6 +84,7 @@ def peak_memory(input_dir, output_dir, step, weights):
 
 def stage_times(files, deblurrer, step, repeats):
     """Seconds per stage, each timed alone on the first image."""
+    from hdc.estimate import Spectra, estimate_radius
     from hdc.io import read_image, write_png
     from hdc.preprocessing import downscale, flatten_background, median_stack
 
@@ -96,14 +98,16 @@ def stage_times(files, deblurrer, step, repeats):
     scratch = Path(tempfile.mkdtemp()) / "stage.png"
     preprocessor = deblurrer.preprocessor
     radii = preprocessor.blur_radii(image, step)
+    spectra, paper = Spectra(image), preprocessor.paper_border(image)
+    estimate_radius(image, spectra=spectra)  # the spectra the pipeline's radius estimate makes and shares
     estimate, per_image = {}, preprocessor.radius_source == "estimated"
     if per_image:
         estimate = {"radius estimate (radius_source estimated)": median_time(
             lambda: preprocessor.estimated_radius(image, step), repeats)}
     cleaning = {} if not preprocessor.destripe else {"banding check (destripe)": median_time(
         lambda: preprocessor.clean(image), repeats)}
-    aperture = {} if not preprocessor.aperture else {"aperture fit (aperture)": median_time(
-        lambda: preprocessor.blur_kernel(image, step), repeats)}
+    aperture = {} if not preprocessor.aperture else {"aperture fit (aperture, spectra shared)": median_time(
+        lambda: preprocessor.blur_kernel(image, step, spectra=spectra, paper=paper), repeats)}
     wiener = {} if preprocessor.wiener_balance is None else {"Wiener channel": median_time(
         lambda: blur_model_of_its_own(preprocessor.wiener_channel, per_image)(flat, radii), repeats)}
     consistency, finish = {}, {}
