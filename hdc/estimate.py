@@ -12,16 +12,17 @@ confidence is that correlation (0..1).
 
 Measured (docs/estimation): the real 10x thumbnails give the exact step at every step 4-19 (23 of 23; at 1:10
 the discs of steps 0-3 are under 2 pixels), the five real full-size captures (steps 3, 14, 14, 15, 19) the
-exact step; on our synthetic test set 84.9 % of the text captures are within one step (an exact radius
+exact step; on our synthetic test set 86.1 % of the text captures are within one step (an exact radius
 estimator would reach 89.7 %, as the draws of adjacent steps overlap, and the best rule from an exact radius
-to a step 97.0 %: `evaluation.estimation.best_rule_ceiling`). Against the radius drawn for each capture, 95.6 %
+to a step 97.0 %: `evaluation.estimation.best_rule_ceiling`). Against the radius drawn for each capture, 96.1 %
 are within one step of that radius's step and 78.2 % of the radii within 10 % of it: all of them at steps 5-15.
-Steps 0-1 are the weakest (68 % and 88 % within one step of the drawn radius's): their discs (1-7 px) hide
-behind the lens softness, so no zero ring shows and the confidence is low. At steps 18-19 (88 % and 82 %) the
-misses find about half or twice the drawn radius: the rings of a 150-210 px disc lie only 3.5-5 frequency bins
-apart in a 1458-pixel frame, where the Hann window's main lobe spans 4. Before the model took the window into
-account, and with one bound on radius x band limit for every disc under 150 px, the test set gave 79.4 % and
-91.4 % (steps 0 and 19: 28 % and 68 % of the drawn radius's step).
+Steps 0-2 are the weakest (90 %, 82 % and 92 % within one step of the drawn radius's): their discs (1-13 px) hide
+behind the lens softness, so no zero ring shows, the confidence is low and the step 0 (`DOUBTFUL_CONFIDENCE`).
+At steps 18-19 (88 % and 82 %) the misses find about half or twice the drawn radius: the rings of a 150-210 px
+disc lie only 3.5-5 frequency bins apart in a 1458-pixel frame, where the Hann window's main lobe spans 4. Before
+the model took the window into account, with one bound on radius x band limit for every disc under 150 px and
+with no step 0 for a low confidence, the test set gave 79.4 % and 91.4 % (steps 0 and 19: 28 % and 68 % of the
+drawn radius's step).
 """
 
 import argparse
@@ -280,33 +281,37 @@ LOWERED_ESTIMATES = (1, 2, 3)
 # 3) +1.07 dB, 16 %; half the estimate +0.62 dB, 28 %; step 0 under 0.6 only +1.15 dB, 13 %; the true step
 # +2.22 dB, 4 %.
 TRUSTED_CONFIDENCE = 0.7
-# The confidence under which any estimate, a text capture's too, is not trusted: main.py's `auto` deblurs at step
-# 0. On the tuning sets (seeds 1001-1002, 480 text captures, not the test set) every text capture estimated under
-# 0.4 was of step 0-2 (26); under 0.3 (16: 8 of step 0, 6 of step 1, 2 of step 2) the estimates ran 1.3 steps
-# too high on average and 5 of them 3 or more, which costs a page its three lines. Over those 16 captures' true
-# steps, deblurring at step 0 scores 91.7 and at step 1 90.8 (the scores per step above `LOWERED_ESTIMATES`).
-# 0.3 rather than 0.4: the test set's far steps hold a step-19 capture estimated at 0.36.
+# The confidence under which no disc's rings explain the spectrum: the blur is below what it resolves, and the
+# estimate is step 0 (`estimate`; main.py's `auto` deblurs such a capture at step 0). On the tuning sets (seeds
+# 1001-1002, 480 text captures, not the test set) every text capture estimated under 0.4 was of step 0-2 (45; the
+# lowest confidence at steps 3-19 was 0.40, at step 19); under 0.3 (31: 18 of step 0, 11 of step 1, 2 of step 2)
+# the radius found ran 1.1 steps too high on average and 3 of them 3 or more, which costs a page its three lines.
+# With the estimator before session 20, over the 16 captures then under 0.3, deblurring at step 0 scored 91.7 and
+# at step 1 90.8 (the scores per step above `LOWERED_ESTIMATES`). Within one step on the tuning sets 84.4 -> 85.0
+# %, on the mild set (seed 1006, steps 0-3, 400 captures, not tuned on) 85.0 -> 96.0 %.
 DOUBTFUL_CONFIDENCE = 0.3
 
 
-def deblurring_step(value, paper, lowered=LOWERED_ESTIMATES, trusted=TRUSTED_CONFIDENCE,
-                    doubtful=DOUBTFUL_CONFIDENCE):
+def deblurring_step(value, paper, lowered=LOWERED_ESTIMATES, trusted=TRUSTED_CONFIDENCE):
     """The step at which main.py's `auto` deblurs a capture with `Estimate` `value` whose border is paper or not
-    (`hdc.preprocessing.Preprocessor.paper_border`): step 0 for any capture estimated with a confidence under
-    `doubtful`, and for a capture that is not paper (a photograph) under `trusted`, where the estimates run too
-    high and too much deblurring ruins the image; one step lower for the estimates in `lowered`, where the
-    estimator cannot tell the mild steps apart and too much deblurring costs more than too little; the estimate
-    itself elsewhere."""
-    if value.confidence < doubtful or (not paper and value.confidence < trusted):
+    (`hdc.preprocessing.Preprocessor.paper_border`): step 0 for a capture that is not paper (a photograph)
+    estimated with a confidence under `trusted`, where the estimates run too high and too much deblurring ruins the
+    image; one step lower for the estimates in `lowered`, where the estimator cannot tell the mild steps apart and
+    too much deblurring costs more than too little; the estimate itself elsewhere (step 0 for a capture whose
+    spectrum no disc explains: `estimate`)."""
+    if not paper and value.confidence < trusted:
         return 0
     return value.step - 1 if value.step in lowered else value.step
 
 
-def estimate(image, spectra=None):
-    """The `Estimate` (step, radius, confidence) of a capture `image` (H, W) float32 in [0, 1]; `spectra`: its
-    `Spectra`, when already made (they can then serve `hdc.preprocessing.Preprocessor.blur_radii` too)."""
+def estimate(image, spectra=None, doubtful=DOUBTFUL_CONFIDENCE):
+    """The `Estimate` (step, radius, confidence) of a capture `image` (H, W) float32 in [0, 1]: the best-fitting
+    disc's radius and correlation (`estimate_radius`), and the step of that radius (`step_for_radius`), or step 0
+    where the correlation is under `doubtful` (no disc's rings explain the spectrum: the blur is below what it
+    resolves). `spectra`: the image's `Spectra`, when already made (they can then serve
+    `hdc.preprocessing.Preprocessor.blur_radii` too)."""
     radius, confidence = estimate_radius(image, spectra=spectra)
-    return Estimate(step_for_radius(radius), radius, confidence)
+    return Estimate(step_for_radius(radius) if confidence >= doubtful else 0, radius, confidence)
 
 
 def estimate_files(files):
