@@ -61,12 +61,6 @@ class Estimate(NamedTuple):
     confidence: float
 
 
-def radial_log_spectrum(image):
-    """The radially averaged log power spectrum of `image` (h, w): (frequencies in cycles per pixel, values),
-    bins one frequency step wide (`windowed_power`, `radial_log_profile`)."""
-    return radial_log_profile(*windowed_power(image))
-
-
 def windowed_power(image):
     """The power spectrum (rfft2 layout) float32 of `image` (h, w) and the (rows, columns) it was taken over.
 
@@ -81,7 +75,8 @@ def windowed_power(image):
 
 
 def radial_log_profile(power, shape):
-    """The radial average of a `windowed_power` `power` over `shape`, as `radial_log_spectrum` returns it."""
+    """The radially averaged log of a `windowed_power` `power` over `shape` (h, w): (frequencies in cycles per
+    pixel, values), bins one frequency step wide from one step to 0.5."""
     _, bins, counts, step = spectrum_grid(shape)
     sums = np.bincount(bins, weights=power.ravel(), minlength=counts.size)
     frequencies = np.arange(counts.size) * step
@@ -106,8 +101,9 @@ def fast_shape(shape, smallest=512):
 
 @functools.lru_cache(maxsize=4)
 def spectrum_grid(shape):
-    """What `radial_log_spectrum` needs for every image of `shape` (h, w), made once: the Hann window (h, w)
-    float32, each rfft2 frequency's bin (flattened), the count per bin, and the bin width (cycles per pixel)."""
+    """What `windowed_power` and `radial_log_profile` need for every image of `shape` (h, w), made once: the Hann
+    window (h, w) float32, each rfft2 frequency's bin (flattened), the count per bin, and the bin width (cycles per
+    pixel)."""
     rows, columns = shape
     window = np.outer(np.hanning(rows), np.hanning(columns)).astype(np.float32)
     step = 1.0 / min(rows, columns)
@@ -132,7 +128,7 @@ def disc_log_profiles(shape, radii, fine=16, floor=1e-6):
 @functools.lru_cache(maxsize=16)
 def _disc_log_profiles(shape, radii, fine, floor):
     step = 1.0 / min(shape)
-    count = profile_length(shape)
+    count = min(shape) // 2 + 1  # at least as many bins as `radial_log_profile` returns
     margin = 8 * fine
     frequencies = np.arange(count * fine + 2 * margin) * (step / fine)
     bin_average = np.r_[0.5, np.ones(fine - 1), 0.5] / fine
@@ -154,12 +150,6 @@ def window_power(length, step, fine, extent=6):
     return power / power.sum()
 
 
-def profile_length(shape):
-    """At least as many frequencies as `radial_log_profile` returns for `shape` (h, w): one per bin from one step
-    to 0.5."""
-    return min(shape) // 2 + 1
-
-
 def detrended(values, frequencies, degree=3):
     """`values` (n,) or (n, k) minus their least-squares polynomial of `degree` in log frequency (n,)."""
     basis = np.vander(np.log(frequencies), degree + 1)
@@ -177,7 +167,7 @@ def signal_band(frequencies, values, margin=1.5):
 
 
 class Spectra:
-    """The `windowed_power` and `radial_log_spectrum` of one image (H, W) float32 at each reduction (box-averaged),
+    """The `windowed_power` and `radial_log_profile` of one image (H, W) float32 at each reduction (box-averaged),
     each made once, when first asked for: `Spectra(image)[2]`, `Spectra(image).power(2)`. `estimate_radius`,
     `radius_within` and `hdc.aperture.fit_aperture` share them."""
 

@@ -114,10 +114,10 @@ def test_the_best_rule_cannot_reach_every_step_of_overlapping_draws():
 def test_candidates_stay_within_the_band_limit_bounds():
     """A small blur leaves signal to high frequencies: the radius found respects the bounds on radius x band
     limit of a disc under 20 px, whose band ends at its first zero (0.35-1)."""
-    from hdc.estimate import radial_log_spectrum, signal_band
+    from hdc.estimate import Spectra, signal_band
 
     image = blurred_texture(4.0)
-    frequencies, values = radial_log_spectrum(image)
+    frequencies, values = Spectra(image)[1]
     limit = frequencies[signal_band(frequencies, values)].max()
     radius, _ = estimate_radius(image)
     assert 0.35 <= radius * limit <= 1.0 and radius < 20
