@@ -29,7 +29,7 @@ def thumbnail_rows(folder):
     from hdc.estimate import SCALES, Spectra, radius_at_scale
     from hdc.io import read_image
 
-    candidates = np.concatenate([radii for _, radii in SCALES]) / THUMBNAIL_REDUCTION
+    candidates = np.concatenate([radii for _, radii, _ in SCALES]) / THUMBNAIL_REDUCTION
     rows = []
     for path in sorted(Path(folder).glob("focusStep_*.png"), key=lambda p: int(STEP_OF_NAME.match(p.name)[1])):
         radius, confidence = radius_at_scale(Spectra(read_image(path)), 1, candidates)

@@ -3,26 +3,26 @@
 A defocus disc of radius r multiplies the image's spectrum by its transfer function 2 J1(2π r ρ) / (2π r ρ),
 whose rings of zeros sit at radii ρ fixed by r alone, whatever the image holds (text and photographs have
 broad spectra). The estimator takes the radially averaged log power spectrum of the capture (at full size for
-small discs, at half resolution for large ones), keeps the frequencies above the noise floor, removes its smooth
-trend, and correlates what is left with the same detrended profile of the disc's transfer function as that
-spectrum sees it, smoothed by the window's own spectrum and the frequency bins (`disc_log_profiles`), for every
-candidate radius that could leave the capture's band limit (`PLAUSIBLE`). The best correlation gives the
-radius; the step is the one whose nominal radius (`hdc.physics.NOMINAL_RADIUS`) is nearest on a log scale; the
-confidence is that correlation (0..1).
+small discs, Hann-windowed; at half resolution for large ones, the periodic component's, unwindowed: `SCALES`),
+keeps the frequencies above the noise floor, removes its smooth trend, and correlates what is left with the same
+detrended profile of the disc's transfer function as that spectrum sees it, smoothed by the window's own spectrum
+and the frequency bins (`disc_log_profiles`), for every candidate radius that could leave the capture's band
+limit (`PLAUSIBLE`). The best correlation gives the radius; the step is the one whose nominal radius
+(`hdc.physics.NOMINAL_RADIUS`) is nearest on a log scale; the confidence is that correlation (0..1).
 
 Measured (docs/estimation): the real 10x thumbnails give the exact step at every step 4-19 (23 of 23; at 1:10
 the discs of steps 0-3 are under 2 pixels), the five real full-size captures (steps 3, 14, 14, 15, 19) the
-exact step; on our synthetic test set 86.1 % of the text captures are within one step (an exact radius
+exact step; on our synthetic test set 88.0 % of the text captures are within one step (an exact radius
 estimator would reach 89.7 %, as the draws of adjacent steps overlap, and the best rule from an exact radius
-to a step 97.0 %: `evaluation.estimation.best_rule_ceiling`). Against the radius drawn for each capture, 96.1 %
-are within one step of that radius's step and 78.2 % of the radii within 10 % of it: all of them at steps 5-15.
-Steps 0-2 are the weakest (90 %, 82 % and 92 % within one step of the drawn radius's): their discs (1-13 px) hide
-behind the lens softness, so no zero ring shows, the confidence is low and the step 0 (`DOUBTFUL_CONFIDENCE`).
-At steps 18-19 (88 % and 82 %) the misses find about half or twice the drawn radius: the rings of a 150-210 px
-disc lie only 3.5-5 frequency bins apart in a 1458-pixel frame, where the Hann window's main lobe spans 4. Before
-the model took the window into account, with one bound on radius x band limit for every disc under 150 px and
-with no step 0 for a low confidence, the test set gave 79.4 % and 91.4 % (steps 0 and 19: 28 % and 68 % of the
-drawn radius's step).
+to a step 97.0 %: `evaluation.estimation.best_rule_ceiling`). Against the radius drawn for each capture, 97.2 %
+are within one step of that radius's step and 79.5 % of the radii within 10 % of it. Steps 0-2 are the weakest
+(90 %, 82 % and 92 % within one step of the drawn radius's): their discs (1-13 px) hide behind the lens softness,
+so no zero ring shows, the confidence is low and the step 0 (`DOUBTFUL_CONFIDENCE`). At steps 18-19 (92 % each)
+the misses find about half or twice the drawn radius: the rings of a 150-210 px disc lie only 3.5-5 frequency
+bins apart in a 1458-pixel frame; with the Hann window at 1:2 too, whose main lobe spans 4 bins, they were 88 %
+and 82 % (test set 86.1 % within one step). Before the model took the window into account, with one bound on
+radius x band limit for every disc under 150 px and with no step 0 for a low confidence, the test set gave
+79.4 % and 91.4 % (steps 0 and 19: 28 % and 68 % of the drawn radius's step).
 """
 
 import argparse
@@ -37,9 +37,13 @@ from scipy import fft, signal, special
 
 from hdc.physics import NOMINAL_RADIUS
 
-# (reduction, candidate radii in full-size pixels): small discs are looked for at full resolution, where their
-# first zero lies below the Nyquist frequency; large ones at 1:2, where the spectrum has more signal per bin.
-SCALES = ((1, np.geomspace(1.5, 40.0, 90)), (2, np.geomspace(30.0, 260.0, 150)))
+# (reduction, candidate radii in full-size pixels, periodic): small discs are looked for at full resolution, where
+# their first zero lies below the Nyquist frequency, in the Hann-windowed spectrum, whose low leakage keeps their
+# few rings; large ones at 1:2, where the spectrum has more signal per bin, in the periodic component's spectrum
+# (`periodic_power`, no window), whose resolution tells apart the rings of a 150-210 px disc, 3.5-5 bins apart
+# (`radial_log_profile` with `periodic`). Chosen on the tuning sets (seeds 1001-1002) and measured elsewhere
+# (docs/training-history.md, "What each change gave", session 21).
+SCALES = ((1, np.geomspace(1.5, 40.0, 90), False), (2, np.geomspace(30.0, 260.0, 150), True))
 # Bounds on radius x band limit (see `estimate_radius`): (radius under which the bounds hold, low, high), by
 # increasing radius. The signal band of a disc blur ends at one of its zeros (radius x frequency 0.61, 1.12, 1.62,
 # 2.12, ...): the first for discs under 20 px (0.5-0.6 for the drawn radii of steps 1-3, 0.95 at most), further
@@ -74,13 +78,41 @@ def windowed_power(image):
     return transform.real ** 2 + transform.imag ** 2, (rows, columns)
 
 
-def radial_log_profile(power, shape):
-    """The radially averaged log of a `windowed_power` `power` over `shape` (h, w): (frequencies in cycles per
-    pixel, values), bins one frequency step wide from one step to 0.5."""
+def periodic_power(image):
+    """The power spectrum (rfft2 layout) float32 of the periodic component of `image` (h, w), and the (rows,
+    columns) it was taken over (the `fast_shape` crop, divided by its mean and centred, as `windowed_power`).
+
+    Moisan's periodic + smooth decomposition: the smooth component is the one whose Laplacian is the jump across
+    the frame's opposite borders, and what is left wraps around without the cross those jumps draw into the
+    spectrum, so it needs no window and keeps the resolution of one frequency bin."""
+    rows, columns = fast_shape(np.shape(image))
+    top, left = (np.shape(image)[0] - rows) // 2, (np.shape(image)[1] - columns) // 2
+    image = np.asarray(image, np.float32)[top:top + rows, left:left + columns]
+    image = image / max(float(image.mean()), 1e-6) - 1.0
+    jumps = np.zeros_like(image)
+    jumps[0, :], jumps[-1, :] = image[-1, :] - image[0, :], image[0, :] - image[-1, :]
+    jumps[:, 0] += image[:, -1] - image[:, 0]
+    jumps[:, -1] += image[:, 0] - image[:, -1]
+    laplacian = (2.0 * np.cos(2.0 * np.pi * fft.fftfreq(rows))[:, None]
+                 + 2.0 * np.cos(2.0 * np.pi * fft.rfftfreq(columns))[None, :] - 4.0)
+    laplacian[0, 0] = 1.0
+    transform = fft.rfft2(image, workers=-1) - fft.rfft2(jumps, workers=-1) / laplacian
+    transform[0, 0] = 0.0
+    return (transform.real ** 2 + transform.imag ** 2).astype(np.float32), (rows, columns)
+
+
+def radial_log_profile(power, shape, periodic=False):
+    """The radial profile of a power spectrum `power` over `shape` (h, w): (frequencies in cycles per pixel,
+    values), bins one frequency step wide from one step to 0.5. Of a `windowed_power`, the log of each bin's mean
+    power; of a `periodic_power` (`periodic`), the mean of its log power, which the disc's factor shifts alike
+    at every frequency of the bin, and which the unwindowed spectrum's few strong frequencies do not sway."""
     _, bins, counts, step = spectrum_grid(shape)
-    sums = np.bincount(bins, weights=power.ravel(), minlength=counts.size)
     frequencies = np.arange(counts.size) * step
     usable = frequencies <= 0.5
+    if periodic:
+        sums = np.bincount(bins, weights=np.log(power.ravel().astype(np.float64) + 1e-30), minlength=counts.size)
+        return frequencies[usable][1:], sums[usable][1:] / np.maximum(counts[usable][1:], 1)
+    sums = np.bincount(bins, weights=power.ravel(), minlength=counts.size)
     return frequencies[usable][1:], np.log(sums[usable][1:] / np.maximum(counts[usable][1:], 1) + 1e-30)
 
 
@@ -112,27 +144,30 @@ def spectrum_grid(shape):
     return window, bins, np.bincount(bins), step
 
 
-def disc_log_profiles(shape, radii, fine=16, floor=1e-6):
+def disc_log_profiles(shape, radii, periodic=False, fine=16, floor=1e-6):
     """The log power transfer of discs of `radii` (pixels) as `radial_log_profile` sees it over `shape` (h, w):
     (len(radii), bins) float64, at the profile's frequencies.
 
     The disc's |2 J1(x) / x|², x = 2π radius ρ, is smoothed by what the estimator's spectrum goes through: the
-    Hann window's power spectrum along each axis (`window_power`; the mean of the rows' and the columns', as the
-    rings cross both) and the average over each bin one frequency step wide. A wide disc's rings lie a few bins
-    apart, and the window half fills its zeros: the plain transfer, zeros and all, matched the detrended profile
-    of a 150-210 px disc worse than that of half its radius. `fine` samples per bin; `floor` keeps the log finite."""
-    return _disc_log_profiles(tuple(int(side) for side in shape), tuple(float(radius) for radius in radii), fine,
-                              floor)
+    window's power spectrum along each axis (`window_power`: Hann, or none for a `periodic_power`; the mean of
+    the rows' and the columns', as the rings cross both) and the average over each bin one frequency step wide.
+    A wide disc's rings lie a few bins apart, and the Hann window half fills its zeros: the plain transfer, zeros
+    and all, matched the detrended profile of a 150-210 px disc worse than that of half its radius. `fine`
+    samples per bin; `floor` keeps the log finite."""
+    return _disc_log_profiles(tuple(int(side) for side in shape), tuple(float(radius) for radius in radii),
+                              periodic, fine, floor)
 
 
 @functools.lru_cache(maxsize=16)
-def _disc_log_profiles(shape, radii, fine, floor):
+def _disc_log_profiles(shape, radii, periodic, fine, floor):
     step = 1.0 / min(shape)
     count = min(shape) // 2 + 1  # at least as many bins as `radial_log_profile` returns
     margin = 8 * fine
     frequencies = np.arange(count * fine + 2 * margin) * (step / fine)
     bin_average = np.r_[0.5, np.ones(fine - 1), 0.5] / fine
-    kernel = np.convolve(0.5 * (window_power(shape[0], step, fine) + window_power(shape[1], step, fine)), bin_average)
+    window = np.ones if periodic else np.hanning
+    kernel = np.convolve(0.5 * (window_power(shape[0], step, fine, window)
+                                + window_power(shape[1], step, fine, window)), bin_average)
     x = 2.0 * np.pi * np.asarray(radii)[:, None] * frequencies[None, :]
     with np.errstate(invalid="ignore", divide="ignore"):
         transfer = np.where(x > 1e-9, 2.0 * special.j1(x) / x, 1.0)
@@ -141,11 +176,11 @@ def _disc_log_profiles(shape, radii, fine, floor):
     return np.log(np.maximum(smoothed[:, fine:(count + 1) * fine:fine], 0.0) + floor)
 
 
-def window_power(length, step, fine, extent=6):
-    """|W(f)|² of a Hann window of `length` samples, normalized to sum 1, at frequency offsets of `step` / `fine`
-    cycles per sample out to `extent` steps each side: (2 extent fine + 1,)."""
+def window_power(length, step, fine, window=np.hanning, extent=6):
+    """|W(f)|² of a `window` (np.hanning, np.ones) of `length` samples, normalized to sum 1, at frequency offsets of
+    `step` / `fine` cycles per sample out to `extent` steps each side: (2 extent fine + 1,)."""
     offsets = np.arange(-extent * fine, extent * fine + 1) * (step / fine)
-    transform = np.exp(-2j * np.pi * offsets[:, None] * np.arange(length)[None, :]) @ np.hanning(length)
+    transform = np.exp(-2j * np.pi * offsets[:, None] * np.arange(length)[None, :]) @ window(length)
     power = np.abs(transform) ** 2
     return power / power.sum()
 
@@ -167,27 +202,34 @@ def signal_band(frequencies, values, margin=1.5):
 
 
 class Spectra:
-    """The `windowed_power` and `radial_log_profile` of one image (H, W) float32 at each reduction (box-averaged),
-    each made once, when first asked for: `Spectra(image)[2]`, `Spectra(image).power(2)`. `estimate_radius`,
-    `radius_within` and `hdc.aperture.fit_aperture` share them."""
+    """The power spectra and `radial_log_profile`s of one image (H, W) float32 at each reduction (box-averaged),
+    windowed (`windowed_power`) or periodic (`periodic_power`), each made once, when first asked for:
+    `Spectra(image)[2]`, `Spectra(image).power(2)`, `Spectra(image).profile(2, periodic=True)`.
+    `estimate_radius`, `radius_within` and `hdc.aperture.fit_aperture` share them."""
 
     def __init__(self, image):
-        self.image, self.powers, self.made = image, {}, {}
+        self.image, self.powers, self.made, self.reduced = image, {}, {}, {}
 
-    def power(self, reduction):
-        """The `windowed_power` (power, shape) of the image at 1/`reduction`."""
+    def power(self, reduction, periodic=False):
+        """The `windowed_power` (or `periodic_power`) (power, shape) of the image at 1/`reduction`."""
         from hdc.preprocessing import resize, working_shape
 
-        if reduction not in self.powers:
-            small = self.image if reduction == 1 else resize(self.image, working_shape(self.image.shape, reduction),
-                                                              "box")
-            self.powers[reduction] = windowed_power(small)
-        return self.powers[reduction]
+        if reduction not in self.reduced:
+            self.reduced[reduction] = self.image if reduction == 1 else resize(
+                self.image, working_shape(self.image.shape, reduction), "box")
+        if (reduction, periodic) not in self.powers:
+            spectrum = periodic_power if periodic else windowed_power
+            self.powers[reduction, periodic] = spectrum(self.reduced[reduction])
+        return self.powers[reduction, periodic]
+
+    def profile(self, reduction, periodic=False):
+        """The `radial_log_profile` (frequencies, values) of `power`(`reduction`, `periodic`)."""
+        if (reduction, periodic) not in self.made:
+            self.made[reduction, periodic] = radial_log_profile(*self.power(reduction, periodic), periodic)
+        return self.made[reduction, periodic]
 
     def __getitem__(self, reduction):
-        if reduction not in self.made:
-            self.made[reduction] = radial_log_profile(*self.power(reduction))
-        return self.made[reduction]
+        return self.profile(reduction)
 
 
 def estimate_radius(image, scales=SCALES, plausible=PLAUSIBLE, spectra=None):
@@ -204,10 +246,11 @@ def estimate_radius(image, scales=SCALES, plausible=PLAUSIBLE, spectra=None):
         frequencies, values = spectra[1]  # the band limit, in cycles per full-size pixel
         band = signal_band(frequencies, values)
         limit = float(frequencies[band].max()) if band.any() else float(frequencies[-1])
-        kept = [(reduction, radii[plausible_radii(radii, limit, plausible)]) for reduction, radii in scales]
-        if any(radii.size for _, radii in kept):
-            scales = [(reduction, radii) for reduction, radii in kept if radii.size]
-    return max((radius_at_scale(spectra, reduction, candidates) for reduction, candidates in scales),
+        kept = [(reduction, radii[plausible_radii(radii, limit, plausible)], periodic)
+                for reduction, radii, periodic in scales]
+        if any(radii.size for _, radii, _ in kept):
+            scales = [scale for scale in kept if scale[1].size]
+    return max((radius_at_scale(spectra, reduction, radii, periodic) for reduction, radii, periodic in scales),
                key=lambda found: found[1])
 
 
@@ -221,17 +264,17 @@ def plausible_radii(radii, limit, plausible=PLAUSIBLE):
     return (radii * limit >= low[tier]) & (radii * limit <= high[tier])
 
 
-def radius_at_scale(spectra, reduction, candidates):
+def radius_at_scale(spectra, reduction, candidates, periodic=False):
     """(radius, correlation) of the best of `candidates` (full-size pixels) for the `Spectra` `spectra` at
-    1/`reduction`: the correlation of the detrended radial log spectrum within the signal band with each disc's
-    detrended `disc_log_profiles`."""
-    frequencies, values = spectra[reduction]
+    1/`reduction`: the correlation of the detrended radial log spectrum (windowed, or `periodic`) within the signal
+    band with each disc's detrended `disc_log_profiles`."""
+    frequencies, values = spectra.profile(reduction, periodic)
     band = signal_band(frequencies, values)
     if band.sum() < 8:
         band = frequencies <= 0.5
     observed = detrended(values[band], frequencies[band])
     observed = observed / max(float(np.linalg.norm(observed)), 1e-12)
-    models = disc_log_profiles(spectra.power(reduction)[1], np.asarray(candidates) / reduction)
+    models = disc_log_profiles(spectra.power(reduction, periodic)[1], np.asarray(candidates) / reduction, periodic)
     models = detrended(models[:, :frequencies.size][:, band].T, frequencies[band]).T
     norms = np.linalg.norm(models, axis=1)
     scores = np.where(norms > 1e-9, models @ observed / np.maximum(norms, 1e-12), 0.0)
@@ -245,8 +288,9 @@ def radius_within(image, low, high, scales=SCALES, count=60, spectra=None):
     covers, the best over the scales; None where no scale covers any of it. For a capture whose step is known
     and whose free estimate (`estimate_radius`) lies outside the step's range; `spectra` as there."""
     spectra = Spectra(image) if spectra is None else spectra
-    found = [radius_at_scale(spectra, reduction, np.geomspace(max(low, radii[0]), min(high, radii[-1]), count))
-             for reduction, radii in scales if max(low, radii[0]) < min(high, radii[-1])]
+    found = [radius_at_scale(spectra, reduction, np.geomspace(max(low, radii[0]), min(high, radii[-1]), count),
+                             periodic)
+             for reduction, radii, periodic in scales if max(low, radii[0]) < min(high, radii[-1])]
     return max(found, key=lambda each: each[1]) if found else None
 
 

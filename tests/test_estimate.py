@@ -194,3 +194,25 @@ def test_the_validation_report_compares_test_captures_with_their_drawn_radius(tm
     assert "drawn radius: step within one | radius within 10 % |" in report
     assert "\n| 9 | 2 | " in report and report.split("\n| 9 | 2 | ")[1].split("\n")[0].endswith("| 100 % | 100 % |")
     assert "Within one step of the drawn radius's step: 100.0 %" in report
+
+
+def test_the_periodic_component_of_a_ramp_is_nothing():
+    """A ramp jumps across the frame's borders, which draws a cross into a plain spectrum; its Laplacian is those
+    jumps and its slope at the border rows and columns, so the periodic + smooth decomposition gives nearly all
+    of it to the smooth component."""
+    from hdc.estimate import periodic_power
+
+    rows, columns = 90, 120
+    ramp = 0.3 + 0.4 * np.add.outer(np.arange(rows) / rows, np.arange(columns) / columns).astype(np.float32)
+    centred = ramp / ramp.mean() - 1.0
+    plain = np.abs(np.fft.rfft2(centred)) ** 2
+    power, shape = periodic_power(ramp)
+    assert shape == (rows, columns) and power.shape == plain.shape
+    assert power.sum() < 1e-3 * plain.sum()  # 1e-4 measured
+
+
+def test_a_wide_disc_is_found_in_the_periodic_spectrum():
+    """At 1:2 the rings of a 190 px disc lie about 4 bins apart; the unwindowed periodic spectrum resolves them to
+    within 1 % (0.9 % measured; the Hann-windowed spectrum, which fills their zeros, gave 2.4 %)."""
+    radius, confidence = estimate_radius(blurred_texture(190.0, shape=(1460, 2360)))
+    assert radius == pytest.approx(190.0, rel=0.015) and confidence > 0.5
