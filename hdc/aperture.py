@@ -117,7 +117,7 @@ def polar_log_spectrum(spectra, reduction=2):
     Returns the bins' frequencies (n,) in cycles per pixel of the image, the log power (n, DIRECTIONS) and each bin's
     weight (n, DIRECTIONS): its count of frequencies, 0 near the axes (`AXIS_WEDGE`) and where empty."""
     power, shape = spectra.power(reduction)
-    frequencies, values = spectra[reduction]
+    frequencies, values = spectra.profile(reduction)
     band = signal_band(frequencies, values)
     limit = float(frequencies[band].max()) if band.any() else 0.5
     step = 1.0 / min(shape)

@@ -65,40 +65,52 @@ class Estimate(NamedTuple):
     confidence: float
 
 
-def windowed_power(image):
-    """The power spectrum (rfft2 layout) float32 of `image` (h, w) and the (rows, columns) it was taken over.
-
-    A large image is cropped about its centre to sizes whose FFT is fast (`fast_shape`: at most a few per cent
-    less); it is divided by its mean, centred and Hann-windowed, in float32."""
+def centred_crop(image):
+    """`image` (h, w) cropped about its centre to `fast_shape`, divided by its mean and centred: float32."""
     rows, columns = fast_shape(np.shape(image))
     top, left = (np.shape(image)[0] - rows) // 2, (np.shape(image)[1] - columns) // 2
     image = np.asarray(image, np.float32)[top:top + rows, left:left + columns]
-    image = image / max(float(image.mean()), 1e-6) - 1.0
-    transform = fft.rfft2(image * spectrum_grid((rows, columns))[0], workers=-1)
-    return transform.real ** 2 + transform.imag ** 2, (rows, columns)
+    return image / max(float(image.mean()), 1e-6) - 1.0
+
+
+def windowed_power(image):
+    """The power spectrum (rfft2 layout) float32 of `image` (h, w) and the (rows, columns) it was taken over.
+
+    A large image is cropped about its centre to sizes whose FFT is fast (`centred_crop`: at most a few per cent
+    less); it is divided by its mean, centred and Hann-windowed, in float32."""
+    image = centred_crop(image)
+    transform = fft.rfft2(image * spectrum_grid(image.shape)[0], workers=-1)
+    return transform.real ** 2 + transform.imag ** 2, image.shape
 
 
 def periodic_power(image):
     """The power spectrum (rfft2 layout) float32 of the periodic component of `image` (h, w), and the (rows,
-    columns) it was taken over (the `fast_shape` crop, divided by its mean and centred, as `windowed_power`).
+    columns) it was taken over (`centred_crop`, as `windowed_power`).
 
     Moisan's periodic + smooth decomposition: the smooth component is the one whose Laplacian is the jump across
     the frame's opposite borders, and what is left wraps around without the cross those jumps draw into the
-    spectrum, so it needs no window and keeps the resolution of one frequency bin."""
-    rows, columns = fast_shape(np.shape(image))
-    top, left = (np.shape(image)[0] - rows) // 2, (np.shape(image)[1] - columns) // 2
-    image = np.asarray(image, np.float32)[top:top + rows, left:left + columns]
-    image = image / max(float(image.mean()), 1e-6) - 1.0
-    jumps = np.zeros_like(image)
-    jumps[0, :], jumps[-1, :] = image[-1, :] - image[0, :], image[0, :] - image[-1, :]
-    jumps[:, 0] += image[:, -1] - image[:, 0]
-    jumps[:, -1] += image[:, 0] - image[:, -1]
-    laplacian = (2.0 * np.cos(2.0 * np.pi * fft.fftfreq(rows))[:, None]
-                 + 2.0 * np.cos(2.0 * np.pi * fft.rfftfreq(columns))[None, :] - 4.0)
-    laplacian[0, 0] = 1.0
-    transform = fft.rfft2(image, workers=-1) - fft.rfft2(jumps, workers=-1) / laplacian
+    spectrum, so it needs no window and keeps the resolution of one frequency bin. The jumps lie on the four
+    border lines, so their transform is made of the 1-D transforms of the two jumps (`periodic_grid`)."""
+    image = centred_crop(image)
+    row_factor, column_factor, laplacian = periodic_grid(image.shape)
+    jumps = (fft.rfft(image[-1, :] - image[0, :])[None, :] * row_factor
+             + fft.fft(image[:, -1] - image[:, 0])[:, None] * column_factor)
+    transform = fft.rfft2(image, workers=-1) - jumps / laplacian
     transform[0, 0] = 0.0
-    return (transform.real ** 2 + transform.imag ** 2).astype(np.float32), (rows, columns)
+    return transform.real ** 2 + transform.imag ** 2, image.shape
+
+
+@functools.lru_cache(maxsize=4)
+def periodic_grid(shape):
+    """What `periodic_power` needs for every image of `shape` (h, w), made once: the factors (h, 1) and (1, w//2+1)
+    complex64 that turn the 1-D transforms of the jump across the rows' and the columns' ends into the rfft2 of
+    the jump image, and the periodic Laplacian's transform (h, w//2+1) float32 (1 at frequency 0)."""
+    rows, columns = shape
+    vertical, horizontal = fft.fftfreq(rows)[:, None], fft.rfftfreq(columns)[None, :]
+    laplacian = 2.0 * np.cos(2.0 * np.pi * vertical) + 2.0 * np.cos(2.0 * np.pi * horizontal) - 4.0
+    laplacian[0, 0] = 1.0
+    return ((1.0 - np.exp(2j * np.pi * vertical)).astype(np.complex64),
+            (1.0 - np.exp(2j * np.pi * horizontal)).astype(np.complex64), laplacian.astype(np.float32))
 
 
 def radial_log_profile(power, shape, periodic=False):
@@ -204,7 +216,7 @@ def signal_band(frequencies, values, margin=1.5):
 class Spectra:
     """The power spectra and `radial_log_profile`s of one image (H, W) float32 at each reduction (box-averaged),
     windowed (`windowed_power`) or periodic (`periodic_power`), each made once, when first asked for:
-    `Spectra(image)[2]`, `Spectra(image).power(2)`, `Spectra(image).profile(2, periodic=True)`.
+    `Spectra(image).profile(2)`, `Spectra(image).power(2)`, `Spectra(image).profile(2, periodic=True)`.
     `estimate_radius`, `radius_within` and `hdc.aperture.fit_aperture` share them."""
 
     def __init__(self, image):
@@ -228,9 +240,6 @@ class Spectra:
             self.made[reduction, periodic] = radial_log_profile(*self.power(reduction, periodic), periodic)
         return self.made[reduction, periodic]
 
-    def __getitem__(self, reduction):
-        return self.profile(reduction)
-
 
 def estimate_radius(image, scales=SCALES, plausible=PLAUSIBLE, spectra=None):
     """The disc radius in full-size pixels that best explains the spectrum of `image` (H, W) float32 in
@@ -243,7 +252,7 @@ def estimate_radius(image, scales=SCALES, plausible=PLAUSIBLE, spectra=None):
     spectra : the image's `Spectra`, when already made."""
     spectra = Spectra(image) if spectra is None else spectra
     if plausible is not None:
-        frequencies, values = spectra[1]  # the band limit, in cycles per full-size pixel
+        frequencies, values = spectra.profile(1)  # the band limit, in cycles per full-size pixel
         band = signal_band(frequencies, values)
         limit = float(frequencies[band].max()) if band.any() else float(frequencies[-1])
         kept = [(reduction, radii[plausible_radii(radii, limit, plausible)], periodic)
@@ -274,7 +283,8 @@ def radius_at_scale(spectra, reduction, candidates, periodic=False):
         band = frequencies <= 0.5
     observed = detrended(values[band], frequencies[band])
     observed = observed / max(float(np.linalg.norm(observed)), 1e-12)
-    models = disc_log_profiles(spectra.power(reduction, periodic)[1], np.asarray(candidates) / reduction, periodic)
+    models = disc_log_profiles(spectra.power(reduction, periodic)[1], np.asarray(candidates) / reduction,
+                               periodic)
     models = detrended(models[:, :frequencies.size][:, band].T, frequencies[band]).T
     norms = np.linalg.norm(models, axis=1)
     scores = np.where(norms > 1e-9, models @ observed / np.maximum(norms, 1e-12), 0.0)

@@ -117,7 +117,7 @@ def test_candidates_stay_within_the_band_limit_bounds():
     from hdc.estimate import Spectra, signal_band
 
     image = blurred_texture(4.0)
-    frequencies, values = Spectra(image)[1]
+    frequencies, values = Spectra(image).profile(1)
     limit = frequencies[signal_band(frequencies, values)].max()
     radius, _ = estimate_radius(image)
     assert 0.35 <= radius * limit <= 1.0 and radius < 20
@@ -213,6 +213,6 @@ def test_the_periodic_component_of_a_ramp_is_nothing():
 
 def test_a_wide_disc_is_found_in_the_periodic_spectrum():
     """At 1:2 the rings of a 190 px disc lie about 4 bins apart; the unwindowed periodic spectrum resolves them to
-    within 1 % (0.9 % measured; the Hann-windowed spectrum, which fills their zeros, gave 2.4 %)."""
+    within 1.5 % (0.9 % measured; the Hann-windowed spectrum, which fills their zeros, gave 2.4 %)."""
     radius, confidence = estimate_radius(blurred_texture(190.0, shape=(1460, 2360)))
     assert radius == pytest.approx(190.0, rel=0.015) and confidence > 0.5

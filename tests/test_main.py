@@ -95,7 +95,7 @@ def test_auto_estimates_each_image_and_deblurs_it_at_its_step(tmp_path, random_w
     lines = stdout.splitlines()
     assert lines[0].startswith("a.tif: step 5 (radius ") and lines[0].endswith(", deblurred at step 5")
     assert lines[1].startswith("b.tif: step 12 (radius ") and lines[1].endswith(", deblurred at step 12")
-    assert lines[2].startswith("d.tif: step ") and lines[2].endswith(", deblurred at step 0")
+    assert lines[2].startswith("d.tif: step 0 (radius ") and lines[2].endswith(", deblurred at step 0")
     assert "confidence" in lines[0] and lines[3].startswith("auto (steps 0, 5, 12): wrote 3 PNG(s)")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png", "d.png"]
     with Image.open(tmp_path / "out" / "b.png") as image:
