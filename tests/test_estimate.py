@@ -10,8 +10,9 @@ from hdc.io import write_tiff16
 from hdc.physics import NOMINAL_RADIUS, defocus_psf
 
 
-def blurred_texture(radius, shape=(480, 720), seed=0):
-    """Random dark blocks on paper (a broad spectrum, like text), blurred by a round disc of `radius` px."""
+def blurred_texture(radius, shape=(480, 720), seed=0, softness=0.0):
+    """Random dark blocks on paper (a broad spectrum, like text), blurred by a round disc of `radius` px (its edge
+    softened by a Gaussian of `softness` px, as a lens's aberrations do)."""
     from scipy.signal import fftconvolve
 
     rng = np.random.default_rng(seed)
@@ -19,7 +20,7 @@ def blurred_texture(radius, shape=(480, 720), seed=0):
     for _ in range(400):
         top, left = rng.integers(0, shape[0] - 12), rng.integers(0, shape[1] - 12)
         page[top:top + rng.integers(3, 12), left:left + rng.integers(3, 12)] = 0.15
-    blurred = fftconvolve(np.pad(page, 100, mode="reflect"), defocus_psf(radius), mode="same")[100:-100, 100:-100]
+    blurred = fftconvolve(np.pad(page, 100, mode="reflect"), defocus_psf(radius, softness=softness), mode="same")[100:-100, 100:-100]
     return np.clip(0.85 * blurred + rng.normal(0, 0.01, shape), 0, 1).astype(np.float32)
 
 
@@ -36,6 +37,19 @@ def unsure_photograph(shape=(480, 720), seed=1, smoothness=15.0):
 def test_the_radius_of_a_disc_blur_is_found(radius):
     found, confidence = estimate_radius(blurred_texture(radius))
     assert found == pytest.approx(radius, rel=0.1) and confidence > 0.5
+
+
+def test_a_soft_disc_whose_band_ends_at_its_first_zero_is_not_taken_for_a_smaller_one():
+    """Softness and noise hide everything beyond a 12 px disc's first zero: the band ends there, and the discs
+    whose first zero lies beyond the band fit as well as it does; the band edge tells them apart."""
+    from hdc.estimate import FIRST_ZERO, Spectra, signal_band
+
+    image = blurred_texture(12.0, softness=4.0)
+    frequencies, values = Spectra(image).profile(1)
+    limit = frequencies[signal_band(frequencies, values)].max()
+    assert 12.0 * limit == pytest.approx(FIRST_ZERO, rel=0.1)
+    assert estimate_radius(image, band_edge=None)[0] < 9.0  # the best correlation alone: a disc too small
+    assert estimate_radius(image)[0] == pytest.approx(12.0, rel=0.1)
 
 
 def test_a_search_within_an_interval_finds_the_disc_there_and_stays_inside():
