@@ -223,6 +223,14 @@ def signal_band(frequencies, values, margin=1.5):
     return (frequencies >= 2 * frequencies[0]) & (frequencies <= limit)
 
 
+def band_limit(spectra):
+    """The band limit of the `Spectra` `spectra`: the highest frequency (cycles per full-size pixel) of the signal
+    band (`signal_band`) of its full-size profile (the Nyquist frequency where no frequency stands out)."""
+    frequencies, values = spectra.profile(1)
+    band = signal_band(frequencies, values)
+    return float(frequencies[band].max()) if band.any() else float(frequencies[-1])
+
+
 class Spectra:
     """The power spectra and `radial_log_profile`s of one image (H, W) float32 at each reduction (box-averaged),
     windowed (`windowed_power`) or periodic (`periodic_power`), each made once, when first asked for:
@@ -265,9 +273,7 @@ def estimate_radius(image, scales=SCALES, plausible=PLAUSIBLE, band_edge=BAND_ED
         zero lies nearest the band limit is taken (`band_edge_radius`; None: the best).
     spectra : the image's `Spectra`, when already made."""
     spectra = Spectra(image) if spectra is None else spectra
-    frequencies, values = spectra.profile(1)  # the band limit, in cycles per full-size pixel
-    band = signal_band(frequencies, values)
-    limit = float(frequencies[band].max()) if band.any() else float(frequencies[-1])
+    limit = band_limit(spectra)
     if plausible is not None:
         kept = [(reduction, radii[plausible_radii(radii, limit, plausible)], periodic)
                 for reduction, radii, periodic in scales]
