@@ -270,7 +270,8 @@ def estimate_radius(image, scales=SCALES, plausible=PLAUSIBLE, band_edge=BAND_ED
     band_edge : (product, tied): where the best radius x band limit is under `product`, the band holds none of its
         zeros, and every disc whose first zero lies beyond the band fits about as well: the band ends at the
         disc's first zero then, and of the candidates within `tied` of the best correlation the one whose first
-        zero lies nearest the band limit is taken (`band_edge_radius`; None: the best).
+        zero lies nearest the band limit is taken (`band_edge_radius`; None: the best). The confidence stays the
+        best correlation: how well a disc explains the spectrum.
     spectra : the image's `Spectra`, when already made."""
     spectra = Spectra(image) if spectra is None else spectra
     limit = band_limit(spectra)
@@ -283,9 +284,10 @@ def estimate_radius(image, scales=SCALES, plausible=PLAUSIBLE, band_edge=BAND_ED
     scores = np.concatenate([candidate_scores(spectra, reduction, radii, periodic)
                              for reduction, radii, periodic in scales])
     best = int(np.argmax(scores))
+    chosen = best
     if band_edge is not None and candidates[best] * limit < band_edge[0]:
-        best = band_edge_radius(candidates, scores, limit, band_edge[1])
-    return float(candidates[best]), max(0.0, float(scores[best]))
+        chosen = band_edge_radius(candidates, scores, limit, band_edge[1])
+    return float(candidates[chosen]), max(0.0, float(scores[best]))
 
 
 def band_edge_radius(candidates, scores, limit, tied):
