@@ -7,22 +7,25 @@ small discs, Hann-windowed; at half resolution for large ones, the periodic comp
 keeps the frequencies above the noise floor, removes its smooth trend, and correlates what is left with the same
 detrended profile of the disc's transfer function as that spectrum sees it, smoothed by the window's own spectrum
 and the frequency bins (`disc_log_profiles`), for every candidate radius that could leave the capture's band
-limit (`PLAUSIBLE`). The best correlation gives the radius; the step is the one whose nominal radius
+limit (`PLAUSIBLE`). The best correlation gives the radius (where that disc's first zero lies beyond the band,
+the tied candidate whose first zero meets the band's edge: `BAND_EDGE`); the step is the one whose nominal radius
 (`hdc.physics.NOMINAL_RADIUS`) is nearest on a log scale; the confidence is that correlation (0..1).
 
 Measured (docs/estimation): the real 10x thumbnails give the exact step at every step 4-19 (23 of 23; at 1:10
 the discs of steps 0-3 are under 2 pixels), the five real full-size captures (steps 3, 14, 14, 15, 19) the
-exact step; on our synthetic test set 88.0 % of the text captures are within one step (an exact radius
+exact step; on our synthetic test set 89.4 % of the text captures are within one step (an exact radius
 estimator would reach 89.7 %, as the draws of adjacent steps overlap, and the best rule from an exact radius
-to a step 97.0 %: `evaluation.estimation.best_rule_ceiling`). Against the radius drawn for each capture, 97.2 %
-are within one step of that radius's step and 79.5 % of the radii within 10 % of it. Steps 0-2 are the weakest
+to a step 97.0 %: `evaluation.estimation.best_rule_ceiling`). Against the radius drawn for each capture, 97.5 %
+are within one step of that radius's step and 86.8 % of the radii within 10 % of it. Steps 0-2 are the weakest
 (90 %, 82 % and 92 % within one step of the drawn radius's): their discs (1-13 px) hide behind the lens softness,
 so no zero ring shows, the confidence is low and the step 0 (`DOUBTFUL_CONFIDENCE`). At steps 18-19 (92 % each)
 the misses find about half or twice the drawn radius: the rings of a 150-210 px disc lie only 3.5-5 frequency
 bins apart in a 1458-pixel frame; with the Hann window at 1:2 too, whose main lobe spans 4 bins, they were 88 %
-and 82 % (test set 86.1 % within one step). Before the model took the window into account, with one bound on
-radius x band limit for every disc under 150 px and with no step 0 for a low confidence, the test set gave
-79.4 % and 91.4 % (steps 0 and 19: 28 % and 68 % of the drawn radius's step).
+and 82 % (test set 86.1 % within one step). Before the band-edge rule, discs of 11-23 px whose band ends at their
+first zero were found at 0.6 times their radius (radius within 10 % at steps 2, 3 and 4: 5 %, 28 % and 70 %, now
+65 %, 82 % and 100 %; test set 88.0 % within one step). Before the model took the window into account, with one
+bound on radius x band limit for every disc under 150 px and with no step 0 for a low confidence, the test set
+gave 79.4 % and 91.4 % (steps 0 and 19: 28 % and 68 % of the drawn radius's step).
 """
 
 import argparse
@@ -223,6 +226,14 @@ def signal_band(frequencies, values, margin=1.5):
     return (frequencies >= 2 * frequencies[0]) & (frequencies <= limit)
 
 
+def band_limit(spectra):
+    """The band limit of the `Spectra` `spectra`: the highest frequency (cycles per full-size pixel) of the signal
+    band (`signal_band`) of its full-size profile (the Nyquist frequency where no frequency stands out)."""
+    frequencies, values = spectra.profile(1)
+    band = signal_band(frequencies, values)
+    return float(frequencies[band].max()) if band.any() else float(frequencies[-1])
+
+
 class Spectra:
     """The power spectra and `radial_log_profile`s of one image (H, W) float32 at each reduction (box-averaged),
     windowed (`windowed_power`) or periodic (`periodic_power`), each made once, when first asked for:
@@ -266,9 +277,7 @@ def estimate_radius(image, scales=SCALES, plausible=PLAUSIBLE, band_edge=BAND_ED
         best correlation: how well a disc explains the spectrum.
     spectra : the image's `Spectra`, when already made."""
     spectra = Spectra(image) if spectra is None else spectra
-    frequencies, values = spectra.profile(1)  # the band limit, in cycles per full-size pixel
-    band = signal_band(frequencies, values)
-    limit = float(frequencies[band].max()) if band.any() else float(frequencies[-1])
+    limit = band_limit(spectra)
     if plausible is not None:
         kept = [(reduction, radii[plausible_radii(radii, limit, plausible)], periodic)
                 for reduction, radii, periodic in scales]

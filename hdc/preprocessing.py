@@ -29,7 +29,7 @@ ESTIMATE_MARGIN = 1.1
 ESTIMATE_SPREAD = 0.06
 # Where the free estimate falls outside the step's range, the radius is searched within the range
 # (`hdc.estimate.radius_within`) for steps whose range starts at this radius (full-size px) or above: there a
-# disc's zero rings show in the spectrum. Below it lens softness hides them (docs/estimation: steps 0-4 are the
+# disc's zero rings show in the spectrum. Below it lens softness hides them (docs/estimation: steps 0-2 are the
 # estimator's weakest), and a search finds no ring but an edge of the range: on the tuning sets (seeds 1001 and
 # 1002) the 4 such captures of step 4 scored 95.0 with the range and 41.8 with the search; the 14 of steps 17-19
 # 12.9 and 31.1, the one of step 5 90 and 100 (none at steps 6-16).

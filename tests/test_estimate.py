@@ -42,12 +42,10 @@ def test_the_radius_of_a_disc_blur_is_found(radius):
 def test_a_soft_disc_whose_band_ends_at_its_first_zero_is_not_taken_for_a_smaller_one():
     """Softness and noise hide everything beyond a 12 px disc's first zero: the band ends there, and the discs
     whose first zero lies beyond the band fit as well as it does; the band edge tells them apart."""
-    from hdc.estimate import FIRST_ZERO, Spectra, signal_band
+    from hdc.estimate import FIRST_ZERO, Spectra, band_limit
 
     image = blurred_texture(12.0, softness=4.0)
-    frequencies, values = Spectra(image).profile(1)
-    limit = frequencies[signal_band(frequencies, values)].max()
-    assert 12.0 * limit == pytest.approx(FIRST_ZERO, rel=0.1)
+    assert 12.0 * band_limit(Spectra(image)) == pytest.approx(FIRST_ZERO, rel=0.1)
     assert estimate_radius(image, band_edge=None)[0] < 9.0  # the best correlation alone: a disc too small
     assert estimate_radius(image)[0] == pytest.approx(12.0, rel=0.1)
 
@@ -128,11 +126,10 @@ def test_the_best_rule_cannot_reach_every_step_of_overlapping_draws():
 def test_candidates_stay_within_the_band_limit_bounds():
     """A small blur leaves signal to high frequencies: the radius found respects the bounds on radius x band
     limit of a disc under 20 px, whose band ends at its first zero (0.35-1)."""
-    from hdc.estimate import Spectra, signal_band
+    from hdc.estimate import Spectra, band_limit
 
     image = blurred_texture(4.0)
-    frequencies, values = Spectra(image).profile(1)
-    limit = frequencies[signal_band(frequencies, values)].max()
+    limit = band_limit(Spectra(image))
     radius, _ = estimate_radius(image)
     assert 0.35 <= radius * limit <= 1.0 and radius < 20
 
