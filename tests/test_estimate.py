@@ -46,8 +46,11 @@ def test_a_soft_disc_whose_band_ends_at_its_first_zero_is_not_taken_for_a_smalle
 
     image = blurred_texture(12.0, softness=4.0)
     assert 12.0 * band_limit(Spectra(image)) == pytest.approx(FIRST_ZERO, rel=0.1)
-    assert estimate_radius(image, band_edge=None)[0] < 9.0  # the best correlation alone: a disc too small
-    assert estimate_radius(image)[0] == pytest.approx(12.0, rel=0.1)
+    best, confidence = estimate_radius(image, band_edge=None)
+    assert best < 9.0  # the best correlation alone: a disc too small
+    radius, tied_confidence = estimate_radius(image)
+    assert radius == pytest.approx(12.0, rel=0.1)
+    assert tied_confidence == confidence  # the confidence stays how well the best disc explains the spectrum
 
 
 def test_a_search_within_an_interval_finds_the_disc_there_and_stays_inside():
