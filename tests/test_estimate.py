@@ -20,7 +20,8 @@ def blurred_texture(radius, shape=(480, 720), seed=0, softness=0.0):
     for _ in range(400):
         top, left = rng.integers(0, shape[0] - 12), rng.integers(0, shape[1] - 12)
         page[top:top + rng.integers(3, 12), left:left + rng.integers(3, 12)] = 0.15
-    blurred = fftconvolve(np.pad(page, 100, mode="reflect"), defocus_psf(radius, softness=softness), mode="same")[100:-100, 100:-100]
+    psf = defocus_psf(radius, softness=softness)
+    blurred = fftconvolve(np.pad(page, 100, mode="reflect"), psf, mode="same")[100:-100, 100:-100]
     return np.clip(0.85 * blurred + rng.normal(0, 0.01, shape), 0, 1).astype(np.float32)
 
 
