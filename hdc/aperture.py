@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import fft, ndimage
 
-from hdc.estimate import Spectra, signal_band
+from hdc.estimate import Spectra, band_limit
 from hdc.physics import cats_eye_psf, defocus_psf, ring_psf
 
 
@@ -111,15 +111,13 @@ def polar_grid(shape):
 
 def polar_log_spectrum(spectra, reduction=2):
     """The log power spectrum of an image at 1/`reduction` (its `hdc.estimate.Spectra`), binned by frequency (bins
-    one frequency step wide, from two steps to the end of the signal band, `hdc.estimate.signal_band`) and by
+    one frequency step wide, from two steps to the end of the signal band, `hdc.estimate.band_limit`) and by
     direction (`DIRECTIONS` over [0, π)).
 
     Returns the bins' frequencies (n,) in cycles per pixel of the image, the log power (n, DIRECTIONS) and each bin's
     weight (n, DIRECTIONS): its count of frequencies, 0 near the axes (`AXIS_WEDGE`) and where empty."""
     power, shape = spectra.power(reduction)
-    frequencies, values = spectra.profile(reduction)
-    band = signal_band(frequencies, values)
-    limit = float(frequencies[band].max()) if band.any() else 0.5
+    limit = band_limit(spectra, reduction)
     step = 1.0 / min(shape)
     edges = np.arange(2 * step, limit + step, step)
     if edges.size < 9:

@@ -226,10 +226,10 @@ def signal_band(frequencies, values, margin=1.5):
     return (frequencies >= 2 * frequencies[0]) & (frequencies <= limit)
 
 
-def band_limit(spectra):
-    """The band limit of the `Spectra` `spectra`: the highest frequency (cycles per full-size pixel) of the signal
-    band (`signal_band`) of its full-size profile (the Nyquist frequency where no frequency stands out)."""
-    frequencies, values = spectra.profile(1)
+def band_limit(spectra, reduction=1):
+    """The band limit of the `Spectra` `spectra` at 1/`reduction`: the highest frequency (cycles per pixel at that
+    scale) of the signal band (`signal_band`) of its profile there (the last frequency where no band stands out)."""
+    frequencies, values = spectra.profile(reduction)
     band = signal_band(frequencies, values)
     return float(frequencies[band].max()) if band.any() else float(frequencies[-1])
 
