@@ -20,12 +20,8 @@ are within one step of that radius's step and 86.8 % of the radii within 10 % of
 (90 %, 82 % and 92 % within one step of the drawn radius's): their discs (1-13 px) hide behind the lens softness,
 so no zero ring shows, the confidence is low and the step 0 (`DOUBTFUL_CONFIDENCE`). At steps 18-19 (92 % each)
 the misses find about half or twice the drawn radius: the rings of a 150-210 px disc lie only 3.5-5 frequency
-bins apart in a 1458-pixel frame; with the Hann window at 1:2 too, whose main lobe spans 4 bins, they were 88 %
-and 82 % (test set 86.1 % within one step). Before the band-edge rule, discs of 11-23 px whose band ends at their
-first zero were found at 0.6 times their radius (radius within 10 % at steps 2, 3 and 4: 5 %, 28 % and 70 %, now
-65 %, 82 % and 100 %; test set 88.0 % within one step). Before the model took the window into account, with one
-bound on radius x band limit for every disc under 150 px and with no step 0 for a low confidence, the test set
-gave 79.4 % and 91.4 % (steps 0 and 19: 28 % and 68 % of the drawn radius's step).
+bins apart in a 1458-pixel frame, which is why that scale reads the unwindowed periodic spectrum. What each part
+of the estimator gave is in docs/training-history.md ("What each change gave").
 """
 
 import argparse
